@@ -1,0 +1,59 @@
+# KubeFactory — every set-up step lives here, so a fresh clone needs only `make demo` / `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+EXTRAS ?= runtime,operator,serve,dev
+KUBEFACTORY_CACHE ?= $(HOME)/.cache/kubefactory
+export KUBEFACTORY_CACHE
+
+.PHONY: install test test-unit test-integration lint verify crds demo bench cluster-up cluster-down tiny-model clean help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(STAMP): pyproject.toml setup.py
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install KubeFactory with what the tests need (fast when done)
+
+test: install verify ## run the test suite (unit and integration tiers)
+	$(PY) -m pytest tests/unit tests/integration -q -rs
+
+test-unit: install ## unit tests only
+	$(PY) -m pytest tests/unit -q -rs
+
+test-integration: install ## integration tests against a real local control plane
+	$(PY) -m pytest tests/integration -q -rs
+
+lint: install ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy runtime operator
+	$(VENV)/bin/lint-imports
+
+verify: install ## regenerate generated files and fail on drift; lint
+	$(PY) hack/gen_training_args.py --check
+	$(MAKE) --no-print-directory lint
+
+tiny-model: install ## write the tiny test model into the cache and print its path
+	$(VENV)/bin/kubefactory tiny-model
+
+demo: install ## fine-tune the tiny model on the identity data and show what it learned
+	$(PY) hack/demo.py
+
+bench: install ## benchmarks against LLaMA-Factory 0.9.5 (numbers go to docs/benchmarks.md)
+	$(PY) -m bench
+
+cluster-up: ## build (first time only) and start a local control plane; writes .cluster/kubeconfig
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) hack/controlplane/cluster.py up --state-dir .cluster
+
+cluster-down: ## stop the local control plane and remove its state
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) hack/controlplane/cluster.py down --state-dir .cluster
+
+clean: ## remove build outputs (keeps .venv and caches)
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Datasets: dataset_info.json, readers, format converters, chat templates, tokenization."""

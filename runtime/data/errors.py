@@ -1,0 +1,7 @@
+"""Data errors name the dataset, the row and the rule that was broken."""
+
+from ..errors import UserError
+
+
+class DataError(UserError):
+    """A dataset, file or row that cannot be used, with what would be right."""

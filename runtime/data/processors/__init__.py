@@ -1,0 +1,1 @@
+"""Tokenization per training stage: one module per processor."""

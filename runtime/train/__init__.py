@@ -1,0 +1,1 @@
+"""Training: one recipe module per stage, a stage table, callbacks and checkpoints."""

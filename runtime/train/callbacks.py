@@ -1,0 +1,75 @@
+"""Trainer callbacks: LLaMA-Factory's trainer_log.jsonl and the progress record the operator reads."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+
+from .artifacts import PROGRESS_FILE, TRAINER_LOG, append_jsonl, write_json_atomic
+from .checkpoints import latest_complete_checkpoint
+
+
+class TrainerLogCallback(TrainerCallback):
+    """One JSON line per logging step, with LLaMA-Factory's field names; plus progress.json."""
+
+    def __init__(self) -> None:
+        self.start_time = time.time()
+        self.start_step = 0
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> Any:
+        self.start_time = time.time()
+        self.start_step = state.global_step  # resumed runs measure speed from where they started
+
+    def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> Any:
+        if not state.is_world_process_zero or not state.log_history:
+            return
+        last = state.log_history[-1]
+        elapsed = time.time() - self.start_time
+        done = state.global_step - self.start_step
+        remaining = (state.max_steps - state.global_step) * (elapsed / done) if done else 0.0
+        record = {
+            "current_steps": state.global_step,
+            "total_steps": state.max_steps,
+            "loss": last.get("loss"),
+            "eval_loss": last.get("eval_loss"),
+            "predict_loss": last.get("predict_loss"),
+            "reward": last.get("reward"),
+            "accuracy": last.get("rewards/accuracies"),
+            "lr": last.get("learning_rate"),
+            "epoch": last.get("epoch"),
+            "percentage": round(state.global_step / state.max_steps * 100, 2) if state.max_steps else 100,
+            "elapsed_time": str(timedelta(seconds=int(elapsed))),
+            "remaining_time": str(timedelta(seconds=int(remaining))),
+        }
+        if state.num_input_tokens_seen:
+            record["throughput"] = round(state.num_input_tokens_seen / max(elapsed, 1e-6), 2)
+            record["total_tokens"] = state.num_input_tokens_seen
+        record = {key: value for key, value in record.items() if value is not None}
+        append_jsonl(Path(args.output_dir) / TRAINER_LOG, record)
+        self._write_progress(args, state, record, remaining)
+
+    def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> Any:
+        if state.is_world_process_zero:
+            self._write_progress(args, state, {}, None)
+
+    def _write_progress(
+        self, args: TrainingArguments, state: TrainerState, record: dict[str, Any], remaining: float | None
+    ) -> None:
+        output = Path(args.output_dir)
+        latest = latest_complete_checkpoint(output)
+        progress = {
+            "step": state.global_step,
+            "totalSteps": state.max_steps,
+            "epoch": state.epoch,
+            "loss": record.get("loss"),
+            "learningRate": record.get("lr"),
+            "tokensPerSecond": record.get("throughput"),
+            "etaSeconds": int(remaining) if remaining is not None else None,
+            "latestCheckpoint": latest.name if latest else None,
+            "updatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        write_json_atomic(output / PROGRESS_FILE, progress)

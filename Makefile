@@ -34,11 +34,14 @@ lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy runtime operator
-	$(VENV)/bin/lint-imports
 
 verify: install ## regenerate generated files and fail on drift; lint
 	$(PY) hack/gen_training_args.py --check
+	$(PY) hack/gen_crds.py --check
 	$(MAKE) --no-print-directory lint
+
+crds: install ## regenerate crds/*.yaml and charts/kubefactory/crds/ from the API models
+	$(PY) hack/gen_crds.py
 
 tiny-model: install ## write the tiny test model into the cache and print its path
 	$(VENV)/bin/kubefactory tiny-model

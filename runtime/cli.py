@@ -7,6 +7,7 @@ Every command parses its arguments and validates its config before anything heav
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -65,7 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("--seed", type=int, default=0)
     sub.add_parser("env", help="print versions of python, torch, transformers, peft, trl, deepspeed and accelerators")
     sub.add_parser("version", help="print the KubeFactory version")
+    for module_name in _COMMAND_MODULES:
+        importlib.import_module(module_name, __package__).register(sub)
     return parser
+
+
+# Commands that live with their feature. Each module is light (heavy imports inside its run
+# function) and offers register(subparsers), which adds a parser with set_defaults(handler=...).
+_COMMAND_MODULES: tuple[str, ...] = (".export.command", ".chat.command", ".serve.command")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,8 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         build_parser().print_help()
         return 0
+    handler = handlers.get(args.command) or args.handler
     try:
-        return handlers[args.command](args)
+        return int(handler(args) or 0)
     except ConfigError as err:
         print(f"kubefactory {args.command}: {err}", file=sys.stderr)
         return 2

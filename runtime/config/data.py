@@ -38,6 +38,7 @@ class DataArguments(ArgGroup):
     default_system: str | None = arg(None, "System prompt used when an example has none.")
     enable_thinking: bool | None = arg(True, "For reasoning templates: learn and generate think blocks.")
     preserve_thinking: bool = arg(False, "Keep think blocks of earlier turns in multi-turn conversations.")
+    strict: bool = arg(False, "Stop at the first row that cannot be used instead of skipping it (KubeFactory).")
     tokenized_path: str | None = arg(
         None, "Folder of the tokenized dataset: loaded when it exists, written after tokenizing otherwise."
     )

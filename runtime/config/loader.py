@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,11 +59,19 @@ def parse_overrides(args: Sequence[str]) -> dict[str, Any]:
     return values
 
 
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def _scalar(raw: str) -> Any:
+    if raw == "":
+        return ""
     try:
-        return yaml.safe_load(raw) if raw != "" else ""
+        value = yaml.safe_load(raw)
     except yaml.YAMLError:
         return raw
+    if isinstance(value, str) and _NUMBER.fullmatch(value):
+        return float(value)  # YAML 1.1 reads 1e-4 as text; users mean a number
+    return value
 
 
 def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> TrainConfig:

@@ -35,8 +35,8 @@ class TrainConfig(
             raise ValueError("\n".join(str(issue) for issue in issues))
         if self.lora_alpha is None:
             self.lora_alpha = self.lora_rank * 2
-        if self.packing is None:
-            self.packing = self.stage == "pt"
+        if self.packing is None:  # derived, not set by the user: model_fields_set keeps telling them apart
+            self.__dict__["packing"] = self.stage == "pt"
         return self
 
     # Derived views: the runtime reads lists, users write comma strings.

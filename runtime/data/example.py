@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Role = Literal["user", "assistant", "system", "function", "observation"]
 
@@ -23,9 +23,9 @@ class Example:
     response: list[Message]
     system: str = ""
     tools: str = ""
-    images: list[str] = field(default_factory=list)
-    videos: list[str] = field(default_factory=list)
-    audios: list[str] = field(default_factory=list)
+    images: list[Any] = field(default_factory=list)
+    videos: list[Any] = field(default_factory=list)
+    audios: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

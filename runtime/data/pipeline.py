@@ -1,100 +1,394 @@
-"""From a config to tokenized training rows: resolve, read, convert, validate, encode."""
+"""From a config to tokenized datasets: resolve, read, convert, mix, split, tokenize, cache.
+
+`prepare_datasets` is what a training recipe calls: it loads `tokenized_path` when that exists,
+reuses the content-addressed cache when the same inputs were tokenized before, and otherwise
+tokenizes (and fills the cache, and writes `tokenized_path` when it is set).
+"""
 
 from __future__ import annotations
 
 import logging
-import random
-from collections import Counter
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .converters import RowError, converter_for
+from .cache import cached_folder, fingerprint, is_complete
 from .dataset_info import DatasetAttr, resolve_datasets
 from .errors import DataError
 from .example import Example, SkippedRow
-from .processors.supervised import SupervisedOptions, encode_supervised
-from .readers import local_files, read_rows
+from .loader import LoadedDataset, LoadOptions, load_dataset, stream_dataset
+from .mixing import merge, probabilities_of, split_validation
+from .processors import ProcessOptions, kind_for, make_processor
+from .processors.encoder import PieceEncoder
+from .runner import run_processor, stream_batches
+from .store import copy_tokenized, has_tokenized_data, load_tokenized, read_manifest, save_splits
 
 if TYPE_CHECKING:
+    from datasets import Dataset, DatasetDict, IterableDataset
     from transformers import PreTrainedTokenizerBase
 
     from ..config import TrainConfig
+    from .processors.base import Columns
     from .templates import Template
 
 log = logging.getLogger(__name__)
 
 
+# --- settings ------------------------------------------------------------------------------------
+
+
+def packing_on(config: TrainConfig) -> bool:
+    return bool(config.packing or config.neat_packing)
+
+
+def process_options(config: TrainConfig, tokenizer: Any = None) -> ProcessOptions:
+    """LLaMA-Factory encodes to one token less when packing is asked for explicitly (or
+    neat_packing is on): packed rows then come out exactly cutoff_len long."""
+    explicit = ("packing" in config.model_fields_set and bool(config.packing)) or config.neat_packing
+    eos_text = None
+    if config.stage == "pt":
+        eos_text = "<|end_of_text|>" if config.template == "llama3" else getattr(tokenizer, "eos_token", None)
+    return ProcessOptions(
+        cutoff_len=config.cutoff_len - 1 if explicit else config.cutoff_len,
+        train_on_prompt=config.train_on_prompt,
+        mask_history=config.mask_history,
+        packing=packing_on(config),
+        neat_packing=config.neat_packing,
+        eos_text=eos_text,
+    )
+
+
+def load_options(config: TrainConfig, kind: str) -> LoadOptions:
+    return LoadOptions(
+        dataset_dir=config.dataset_dir,
+        kind=kind,
+        media_dir=config.media_dir,
+        max_samples=config.max_samples,
+        streaming=config.streaming,
+        strict=bool(getattr(config, "strict", False)),
+    )
+
+
+def check_data_config(config: TrainConfig) -> None:
+    """LLaMA-Factory's rules between data keys, as errors naming the key."""
+    if not config.dataset_names and not config.eval_dataset_names:
+        raise DataError("dataset: no dataset given; name one or more datasets from dataset_info.json")
+    if config.eval_dataset_names and config.val_size > 1e-6:
+        raise DataError("val_size: cannot hold out a validation split when eval_dataset is given; set one of them")
+    if not config.dataset_names and config.val_size > 1e-6:
+        raise DataError("val_size: needs dataset to split a validation set from")
+    if config.streaming and 0 < config.val_size < 1:
+        raise DataError("val_size: with streaming, give a number of rows (an integer), not a fraction")
+    if config.streaming and config.max_samples is not None:
+        raise DataError("max_samples: cannot be used with streaming; remove one of them")
+    if config.mask_history and config.train_on_prompt:
+        raise DataError("mask_history: cannot be combined with train_on_prompt; set one of them")
+    if config.interleave_probs and config.mix_strategy == "concat":
+        raise DataError("interleave_probs: only used with mix_strategy interleave_under or interleave_over")
+    if config.stage != "sft" and (config.train_on_prompt or config.mask_history or config.neat_packing):
+        raise DataError(f"train_on_prompt, mask_history and neat_packing are for stage sft, not {config.stage}")
+
+
+# --- loading examples ----------------------------------------------------------------------------
+
+
 @dataclass
 class LoadedExamples:
+    """The single-dataset result of the original API: valid examples and skipped rows."""
+
     examples: list[Example]
     skipped: list[SkippedRow] = field(default_factory=list)
 
     def skip_summary(self, top: int = 3) -> str:
+        from collections import Counter
+
         reasons = Counter(s.reason for s in self.skipped).most_common(top)
         return "; ".join(f"{count}× {reason}" for reason, count in reasons)
 
 
+def _rng(seed: int) -> Any:
+    import numpy as np
+
+    return np.random.RandomState(seed)  # as after transformers.set_seed(seed) in LLaMA-Factory
+
+
 def load_examples(attr: DatasetAttr, dataset_dir: str, stage: str, max_samples: int | None, seed: int) -> LoadedExamples:
     """Read one dataset and convert every row, keeping the reason of each row that is skipped."""
-    if attr.source != "file_name":
-        raise DataError(f"dataset '{attr.name}': source {attr.source} is not supported yet; use file_name")
-    rows = read_rows(local_files(attr, dataset_dir), attr.name)
-    rows = _subsample(rows, attr.num_samples, seed)
-    if max_samples is not None:
-        rows = rows[:max_samples]
-    convert = converter_for(attr)
-    loaded = LoadedExamples([])
-    for number, row in enumerate(rows):
-        try:
-            example = convert(row, attr)
-            _check_example(example, stage, attr)
-        except (RowError, ValueError) as err:
-            loaded.skipped.append(SkippedRow(attr.name, number, str(err)))
-            continue
-        loaded.examples.append(example)
-    if loaded.skipped:
-        log.warning("dataset '%s': skipped %d of %d rows: %s", attr.name, len(loaded.skipped), len(rows),
-                    loaded.skip_summary())
-    if not loaded.examples:
-        first = loaded.skipped[0] if loaded.skipped else f"dataset '{attr.name}' has no rows"
-        raise DataError(f"dataset '{attr.name}': no valid examples among {len(rows)} rows; first problem: {first}")
-    return loaded
-
-
-def _subsample(rows: list[dict[str, Any]], num_samples: int | None, seed: int) -> list[dict[str, Any]]:
-    if num_samples is None:
-        return rows
-    rng = random.Random(seed)
-    if num_samples <= len(rows):
-        return [rows[i] for i in sorted(rng.sample(range(len(rows)), num_samples))]
-    extra = [rows[rng.randrange(len(rows))] for _ in range(num_samples - len(rows))]
-    return rows + extra
-
-
-def _check_example(example: Example, stage: str, attr: DatasetAttr) -> None:
-    if len(example.prompt) % 2 != 1:
-        raise RowError("the prompt must have an odd number of messages (user turns and assistant answers)")
-    if stage == "sft" and len(example.response) != 1:
-        column = attr.columns.response
-        raise RowError(f"sft needs exactly one response; column '{column}' is missing or not a string")
-    if stage == "sft" and not example.prompt[-1].content and not example.response[0].content:
-        raise RowError("the instruction and the response are both empty")
+    options = LoadOptions(dataset_dir=dataset_dir, kind=kind_for(stage), max_samples=max_samples)
+    loaded = load_dataset(attr, options, _rng(seed), stage)
+    return LoadedExamples([e for e in loaded.entries if e is not None], loaded.skipped)
 
 
 def load_all_examples(config: TrainConfig, names: list[str]) -> list[Example]:
-    attrs = resolve_datasets(names, config.dataset_dir)
+    """Valid examples of the named datasets, concatenated (the original API)."""
+    kind = kind_for(config.stage)
+    rng = _rng(config.seed)
     examples: list[Example] = []
-    for attr in attrs:
-        examples += load_examples(attr, config.dataset_dir, config.stage, config.max_samples, config.seed).examples
+    for attr in resolve_datasets(names, config.dataset_dir):
+        loaded = load_dataset(attr, load_options(config, kind), rng, config.stage)
+        examples += [e for e in loaded.entries if e is not None]
     return examples
 
 
 def tokenize_supervised(
     examples: list[Example], template: Template, tokenizer: PreTrainedTokenizerBase, config: TrainConfig
 ) -> list[dict[str, list[int]]]:
-    options = SupervisedOptions(config.cutoff_len, config.train_on_prompt, config.mask_history)
-    rows = []
-    for example in examples:
-        input_ids, labels = encode_supervised(example, template, tokenizer, options)
-        rows.append({"input_ids": input_ids, "attention_mask": [1] * len(input_ids), "labels": labels})
-    return rows
+    """sft rows of already loaded examples (the original API; prepare_datasets does it all)."""
+    processor = make_processor("supervised", template.bind(tokenizer), PieceEncoder(tokenizer), process_options(config, tokenizer))
+    columns = run_processor(processor, examples, config.preprocessing_batch_size)
+    names = [name for name in ("input_ids", "attention_mask", "labels", "position_ids") if name in columns]
+    return [dict(zip(names, values)) for values in zip(*(columns[name] for name in names))]
+
+
+# --- the whole pipeline -------------------------------------------------------------------------
+
+
+@dataclass
+class Tokenized:
+    """Tokenized columns per split (train, validation, validation_<name>) and what happened."""
+
+    splits: dict[str, Columns]
+    datasets: list[dict[str, Any]] = field(default_factory=list)  # per dataset: kept, skipped, reasons
+    seconds: float = 0.0
+
+
+def _load_group(config: TrainConfig, names: list[str], kind: str, rng: Any, report: list[dict[str, Any]]) -> list[LoadedDataset]:
+    loaded = []
+    for attr in resolve_datasets(names, config.dataset_dir):
+        data = load_dataset(attr, load_options(config, kind), rng, config.stage)
+        report.append(
+            {"dataset": data.name, "format": data.formatting, "rows": len(data.entries), "kept": data.kept,
+             "skipped": len(data.skipped), "reasons": data.reasons()}
+        )  # fmt: skip
+        loaded.append(data)
+    return loaded
+
+
+def _merged(config: TrainConfig, loaded: list[LoadedDataset]) -> list[Example | None]:
+    return merge([d.entries for d in loaded], config.mix_strategy, probabilities_of(config.interleave_probs), config.seed)
+
+
+def split_entries(config: TrainConfig, tokenizer: Any = None) -> tuple[dict[str, list[Example | None]], list[dict[str, Any]]]:
+    """Examples per split, before tokenization, in LLaMA-Factory's order: load each dataset, mix,
+    then hold out the validation split."""
+    check_data_config(config)
+    kind = kind_for(config.stage)
+    rng = _rng(config.seed)
+    report: list[dict[str, Any]] = []
+    splits: dict[str, list[Example | None]] = {}
+    if config.dataset_names:
+        train = _merged(config, _load_group(config, config.dataset_names, kind, rng, report))
+        if config.val_size > 1e-6:
+            splits["train"], splits["validation"] = split_validation(train, config.val_size, config.seed)
+        else:
+            splits["train"] = train
+    if config.eval_dataset_names:
+        eval_loaded = _load_group(config, config.eval_dataset_names, kind, rng, report)
+        if config.eval_on_each_dataset:
+            for data in eval_loaded:
+                splits[f"validation_{data.name}"] = data.entries
+        else:
+            splits["validation"] = _merged(config, eval_loaded)
+    return splits, report
+
+
+def tokenize_splits(config: TrainConfig, tokenizer: PreTrainedTokenizerBase, template: Template) -> Tokenized:
+    """Every split tokenized with the stage's processor (eval with generation: prompt only)."""
+    start = time.perf_counter()
+    entries, report = split_entries(config, tokenizer)
+    options = process_options(config, tokenizer)
+    bound = template.bind(tokenizer)
+    encoder = PieceEncoder(tokenizer)
+    splits: dict[str, Columns] = {}
+    for name, rows in entries.items():
+        generating = name.startswith("validation") and config.predict_with_generate
+        processor = make_processor(kind_for(config.stage, generating), bound, encoder, options)
+        splits[name] = run_processor(processor, rows, config.preprocessing_batch_size, config.preprocessing_num_workers)
+        if not splits[name]["input_ids" if "input_ids" in splits[name] else "chosen_input_ids"]:
+            what = "samples" if config.stage == "pt" else "valid samples"
+            raise DataError(
+                f"split '{name}' has no {what} after tokenization"
+                + (" (pt needs at least cutoff_len tokens per batch when packing)" if config.stage == "pt" else "")
+            )
+    return Tokenized(splits, report, time.perf_counter() - start)
+
+
+@dataclass
+class DatasetModule:
+    """What a trainer takes: the train dataset and the eval dataset(s)."""
+
+    train_dataset: Dataset | IterableDataset | None
+    eval_dataset: Dataset | IterableDataset | dict[str, Dataset] | None
+    source: str = ""  # tokenized_path, cache or tokenized
+
+
+def module_of(data: DatasetDict, source: str) -> DatasetModule:
+    train = data["train"] if "train" in data else None
+    if "validation" in data:
+        return DatasetModule(train, data["validation"], source)
+    evals = {key.removeprefix("validation_"): data[key] for key in data if key.startswith("validation_")}
+    return DatasetModule(train, evals or None, source)
+
+
+def manifest_of(config: TrainConfig, tokenized: Tokenized, key: str | None) -> dict[str, Any]:
+    splits = {}
+    for name, columns in tokenized.splits.items():
+        ids = columns.get("input_ids") or columns.get("chosen_input_ids") or []
+        splits[name] = {"rows": len(ids), "tokens": sum(len(row) for row in ids)}
+    return {
+        "fingerprint": key,
+        "stage": config.stage,
+        "template": config.template,
+        "cutoff_len": config.cutoff_len,
+        "datasets": tokenized.datasets,
+        "splits": splits,
+        "seconds": round(tokenized.seconds, 3),
+    }
+
+
+def prepare_datasets(
+    config: TrainConfig, tokenizer: PreTrainedTokenizerBase, template: Template | None = None
+) -> DatasetModule:
+    """The tokenized train and eval datasets of a config.
+
+    1. tokenized_path holds data → load it (other data keys are ignored, as in LLaMA-Factory);
+    2. streaming → tokenize lazily while training reads;
+    3. the cache holds the same inputs' result → load it (overwrite_cache: true skips this);
+    4. otherwise tokenize, fill the cache, and write tokenized_path when it is set.
+    """
+    from .templates import resolve_template
+
+    if has_tokenized_data(config.tokenized_path):
+        log.warning("loading the tokenized dataset from %s; the other data keys are ignored", config.tokenized_path)
+        module = module_of(load_tokenized(str(config.tokenized_path)), "tokenized_path")
+        if config.streaming and module.train_dataset is not None:
+            module.train_dataset = module.train_dataset.to_iterable_dataset()  # type: ignore[union-attr]
+        return module
+    if config.streaming and config.tokenized_path:
+        raise DataError("tokenized_path: cannot save a streamed dataset; turn streaming off to write it")
+    if template is None:
+        template = resolve_template(config, tokenizer)
+    if config.streaming:
+        return _streamed_module(config, tokenizer, template)
+    data, _, source = tokenize_cached(config, tokenizer, template)
+    return module_of(data, source)
+
+
+def tokenize_cached(
+    config: TrainConfig, tokenizer: PreTrainedTokenizerBase, template: Template
+) -> tuple[DatasetDict, dict[str, Any], str]:
+    """(datasets, manifest, "cache" | "tokenized") — from the cache when possible."""
+    attrs = _all_attrs(config)
+    key = fingerprint(config, attrs, tokenizer)
+    folder = cached_folder(key) if key else None
+    if folder is not None and is_complete(folder) and not config.overwrite_cache:
+        log.info("tokenized datasets found in the cache: %s", folder)
+        data = load_tokenized(folder)
+        source = "cache"
+        manifest = read_manifest(folder) or {}
+    else:
+        tokenized = tokenize_splits(config, tokenizer, template)
+        manifest = manifest_of(config, tokenized, key)
+        if folder is not None:
+            data = save_splits(tokenized.splits, folder, manifest)
+        else:
+            from datasets import DatasetDict
+
+            from .store import to_dataset
+
+            data = DatasetDict({name: to_dataset(cols) for name, cols in tokenized.splits.items()})
+        source = "tokenized"
+    if config.tokenized_path:
+        if folder is not None and is_complete(folder):
+            copy_tokenized(folder, config.tokenized_path)
+        else:
+            data.save_to_disk(str(config.tokenized_path))
+        log.info("tokenized datasets written to %s (train with tokenized_path: %s)", config.tokenized_path, config.tokenized_path)
+    return data, manifest, source
+
+
+def _all_attrs(config: TrainConfig) -> list[DatasetAttr]:
+    names = config.dataset_names + config.eval_dataset_names
+    return resolve_datasets(names, config.dataset_dir) if names else []
+
+
+# --- streaming ----------------------------------------------------------------------------------
+
+
+def _chain_or_interleave(config: TrainConfig, streams: list[Iterator[Example | None]]) -> Iterator[Example | None]:
+    if len(streams) == 1 or config.mix_strategy == "concat":
+        for stream in streams:
+            yield from stream
+        return
+    import numpy as np
+
+    probabilities = probabilities_of(config.interleave_probs)
+    rng = np.random.default_rng(config.seed)
+    live = list(range(len(streams)))
+    while live:
+        source = int(rng.choice(live, p=_renormalized(probabilities, live))) if probabilities else live[0]
+        try:
+            yield next(streams[source])
+        except StopIteration:
+            if config.mix_strategy == "interleave_under":
+                return
+            live.remove(source)
+            continue
+        if not probabilities:
+            live.append(live.pop(0))  # round robin
+
+
+def _renormalized(probabilities: list[float], live: list[int]) -> list[float]:
+    total = sum(probabilities[i] for i in live)
+    return [probabilities[i] / total for i in live]
+
+
+def _shuffled(entries: Iterable[Example | None], buffer_size: int, seed: int) -> Iterator[Example | None]:
+    import random
+
+    rng = random.Random(seed)
+    buffer: list[Example | None] = []
+    for entry in entries:
+        if len(buffer) < buffer_size:
+            buffer.append(entry)
+            continue
+        index = rng.randrange(buffer_size)
+        yield buffer[index]
+        buffer[index] = entry
+    rng.shuffle(buffer)
+    yield from buffer
+
+
+def _streamed_module(config: TrainConfig, tokenizer: PreTrainedTokenizerBase, template: Template) -> DatasetModule:
+    """Rows are read, converted and tokenized while training consumes them."""
+    from datasets import IterableDataset
+
+    check_data_config(config)
+    kind = kind_for(config.stage)
+    options = process_options(config, tokenizer)
+    held_out = int(config.val_size) if config.val_size else 0
+
+    def examples(names: list[str]) -> Iterator[Example | None]:
+        attrs = resolve_datasets(names, config.dataset_dir)
+        streams = [stream_dataset(attr, load_options(config, kind), config.stage) for attr in attrs]
+        return _shuffled(_chain_or_interleave(config, streams), config.buffer_size, config.seed)
+
+    def rows(names: list[str], part: str, generating: bool) -> Iterator[dict[str, Any]]:
+        processor = make_processor(kind_for(config.stage, generating), template.bind(tokenizer), PieceEncoder(tokenizer), options)
+        stream = examples(names)
+        if part == "head":
+            stream = (entry for _, entry in zip(range(held_out), stream))
+        elif part == "tail":
+            stream = (entry for index, entry in enumerate(stream) if index >= held_out)
+        yield from stream_batches(processor, stream, config.preprocessing_batch_size)
+
+    def dataset(names: list[str], part: str, generating: bool = False) -> IterableDataset:
+        return IterableDataset.from_generator(rows, gen_kwargs={"names": names, "part": part, "generating": generating})
+
+    train = dataset(config.dataset_names, "tail" if held_out else "all") if config.dataset_names else None
+    gen = config.predict_with_generate
+    evals = dataset(config.dataset_names, "head", gen) if held_out else None
+    if config.eval_dataset_names:
+        evals = dataset(config.eval_dataset_names, "all", gen)
+    return DatasetModule(train, evals, "streaming")

@@ -58,6 +58,9 @@ class TinyModelSpec:
     intermediate_size: int = 0  # 0: 4 × hidden_size
     vocab_size: int = 2048
     max_position_embeddings: int = 4096
+    # Larger than the usual 0.02: with frozen, tied embeddings that small, a LoRA adapter cannot
+    # move the logits far enough to learn anything (the logit range is bounded by |embedding|).
+    initializer_range: float = 0.1
     seed: int = 0
 
 
@@ -161,6 +164,7 @@ def _write_model(spec: TinyModelSpec, texts: list[str], folder: Path) -> None:
         num_key_value_heads=spec.num_kv_heads,
         max_position_embeddings=spec.max_position_embeddings,
         tie_word_embeddings=True,
+        initializer_range=spec.initializer_range,
         bos_token_id=None,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,

@@ -19,6 +19,8 @@ class TrainerLogCallback(TrainerCallback):
     def __init__(self) -> None:
         self.start_time = time.time()
         self.start_step = 0
+        self.last: dict[str, Any] = {}  # the latest loss and lr survive log lines without them
+        self.remaining: float | None = None
 
     def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> Any:
         self.start_time = time.time()
@@ -50,25 +52,25 @@ class TrainerLogCallback(TrainerCallback):
             record["total_tokens"] = state.num_input_tokens_seen
         record = {key: value for key, value in record.items() if value is not None}
         append_jsonl(Path(args.output_dir) / TRAINER_LOG, record)
-        self._write_progress(args, state, record, remaining)
+        self.last.update({k: record[k] for k in ("loss", "lr", "throughput") if k in record})
+        self.remaining = remaining
+        self._write_progress(args, state)
 
     def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> Any:
         if state.is_world_process_zero:
-            self._write_progress(args, state, {}, None)
+            self._write_progress(args, state)
 
-    def _write_progress(
-        self, args: TrainingArguments, state: TrainerState, record: dict[str, Any], remaining: float | None
-    ) -> None:
+    def _write_progress(self, args: TrainingArguments, state: TrainerState) -> None:
         output = Path(args.output_dir)
         latest = latest_complete_checkpoint(output)
         progress = {
             "step": state.global_step,
             "totalSteps": state.max_steps,
             "epoch": state.epoch,
-            "loss": record.get("loss"),
-            "learningRate": record.get("lr"),
-            "tokensPerSecond": record.get("throughput"),
-            "etaSeconds": int(remaining) if remaining is not None else None,
+            "loss": self.last.get("loss"),
+            "learningRate": self.last.get("lr"),
+            "tokensPerSecond": self.last.get("throughput"),
+            "etaSeconds": int(self.remaining) if self.remaining is not None else None,
             "latestCheckpoint": latest.name if latest else None,
             "updatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }

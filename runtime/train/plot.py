@@ -7,7 +7,7 @@ from pathlib import Path
 from .artifacts import TRAINER_LOG, read_jsonl
 
 
-def _smooth(values: list[float], weight: float = 0.9) -> list[float]:
+def _smooth(values: list[float]) -> list[float]:
     """Exponential moving average, scaled to the run length so short runs are not flattened."""
     if not values:
         return []

@@ -1,0 +1,37 @@
+"""`kubefactory export CONFIG.yaml`: merge adapters into the base and write export_dir."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    summary = "merge LoRA adapters into the base model and write a self-contained model folder"
+    parser = subparsers.add_parser(
+        "export",
+        help=summary,
+        description=summary + ". Merges adapter_name_or_path in order (in float32, rounded once to the "
+        "target dtype), writes safetensors shards of at most export_size GB, the tokenizer with its chat "
+        "template and the generation config to export_dir. The folder appears only when complete.",
+        epilog="example:\n  kubefactory export examples/merge_lora/qwen_lora_sft.yaml export_dir=saves/merged",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("config", help="a LLaMA-Factory YAML with model_name_or_path, adapter_name_or_path, export_dir")
+    parser.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value overrides")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..config import load_config
+    from .merge import check_export_config
+
+    config = load_config(args.config, args.overrides)
+    check_export_config(config)  # before torch is imported: a bad config answers at once
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)s|%(name)s] %(message)s")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from .merge import export_model
+
+    print(export_model(config))
+    return 0

@@ -1,0 +1,329 @@
+"""The built-in engine: continuous batching over a Hugging Face model, on CPU or GPU.
+
+One thread owns the model. Each iteration it admits waiting sequences (one batched, left-padded
+prefill whose KV cache is merged into the running batch), then runs one decoding step for every
+running sequence at once, each row with its own sampling settings and, under multi-LoRA, its own
+adapter. Finished rows leave the batch after the step that finished them; new requests join
+without waiting for the others to finish. Text goes out per sequence as soon as it is complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .engine import Emit, FinishReason, GenerationEvent, GenerationRequest
+from .sampling import SamplingParams, sample_next_tokens
+from .streaming_text import IncrementalDecoder, StopMatcher
+
+if TYPE_CHECKING:
+    from ..model.inference import InferenceModel
+
+log = logging.getLogger(__name__)
+
+BASE_ADAPTER = "__base__"  # peft's name for "no adapter" in a mixed-adapter batch
+
+
+class UnknownAdapterError(ValueError):
+    pass
+
+
+@dataclass(eq=False)
+class _Sequence:
+    request: GenerationRequest
+    emit: Emit
+    decoder: IncrementalDecoder
+    stopper: StopMatcher
+    generated: list[int] = field(default_factory=list)
+    cancelled: bool = False
+    finished: bool = False
+
+    def cancel(self) -> None:
+        self.cancelled = True  # read by the engine thread before its next step
+
+    @property
+    def params(self) -> SamplingParams:
+        return self.request.params
+
+
+@dataclass
+class _Batch:
+    """Running sequences and their shared, left-padded KV cache."""
+
+    rows: list[_Sequence] = field(default_factory=list)
+    cache: Any = None  # transformers DynamicCache, batch dimension = rows
+    mask: Any = None  # [rows, columns] 1 for real tokens, 0 for left padding
+    next_tokens: Any = None  # [rows] the last sampled token of each row, fed at the next step
+
+
+class BatchingEngine:
+    def __init__(
+        self,
+        loaded: InferenceModel,
+        max_batch_size: int = 32,
+        max_prefill_tokens: int = 16384,
+        on_step: Callable[[int], None] | None = None,
+    ) -> None:
+        self.model = loaded.model
+        self.tokenizer = loaded.tokenizer
+        self.adapters = loaded.adapters
+        self.context_length = loaded.context_length
+        self.device = loaded.device
+        self.max_batch_size = max_batch_size
+        self.max_prefill_tokens = max_prefill_tokens
+        self.on_step = on_step
+        self.stop_token_ids = stop_token_ids(loaded)
+        self._uses_peft = bool(loaded.adapters)
+        self._cache_kwarg = _cache_argument(loaded.model)
+        self._pending: deque[_Sequence] = deque()
+        self._batch = _Batch()
+        self._wake = threading.Condition()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    # -- the caller's side (any thread) -------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="kubefactory-engine", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    @property
+    def healthy(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._closed
+
+    def submit(self, request: GenerationRequest, emit: Emit) -> _Sequence:
+        if request.adapter is not None and request.adapter not in self.adapters:
+            raise UnknownAdapterError(f"adapter '{request.adapter}' is not loaded; loaded: {list(self.adapters)}")
+        sequence = _Sequence(
+            request,
+            emit,
+            IncrementalDecoder(self.tokenizer),
+            StopMatcher(request.params.stop),
+        )
+        with self._wake:
+            if self._closed:
+                raise RuntimeError("the engine is shut down")
+            self._pending.append(sequence)
+            self._wake.notify()
+        return sequence
+
+    # -- the engine thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        import torch
+
+        with torch.inference_mode():
+            while True:
+                with self._wake:
+                    while not self._closed and not self._pending and not self._batch.rows:
+                        self._wake.wait()
+                    if self._closed:
+                        self._fail_all("the server is shutting down")
+                        return
+                    admitted = self._admit()
+                try:
+                    if admitted:
+                        self._prefill(admitted)
+                    self._drop_done_rows()
+                    if self._batch.rows:
+                        self._decode_step()
+                        self._drop_done_rows()
+                except Exception as err:  # keep serving: fail the sequences in flight, not the server
+                    log.exception("generation failed")
+                    for sequence in [*self._batch.rows, *admitted]:
+                        self._finish(sequence, "error", error=f"generation failed: {err}")
+                    self._batch = _Batch()
+
+    def _admit(self) -> list[_Sequence]:
+        """Waiting sequences that fit the batch and the prefill token budget (at least one)."""
+        admitted: list[_Sequence] = []
+        tokens = 0
+        while self._pending and len(self._batch.rows) + len(admitted) < self.max_batch_size:
+            sequence = self._pending[0]
+            if sequence.cancelled:
+                self._pending.popleft()
+                continue
+            size = len(sequence.request.prompt_ids)
+            if admitted and tokens + size > self.max_prefill_tokens:
+                break
+            admitted.append(self._pending.popleft())
+            tokens += size
+        return admitted
+
+    def _prefill(self, admitted: list[_Sequence]) -> None:
+        import torch
+        from transformers import DynamicCache
+
+        prompts = [s.request.prompt_ids for s in admitted]
+        width = max(len(p) for p in prompts)
+        pad = int(self.tokenizer.pad_token_id or 0)
+        input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache()
+        logits = self._forward(input_ids, mask, positions, cache, admitted)
+        tokens = sample_next_tokens(logits, [s.params for s in admitted], prompts)
+        self._join(admitted, cache, mask, tokens)
+        for sequence, token in zip(admitted, tokens.tolist(), strict=True):
+            self._accept(sequence, token)
+
+    def _decode_step(self) -> None:
+        import torch
+
+        batch = self._batch
+        batch.mask = torch.cat([batch.mask, batch.mask.new_ones((len(batch.rows), 1))], dim=1)
+        positions = (batch.mask.sum(-1, keepdim=True) - 1).clamp(min=0)
+        logits = self._forward(batch.next_tokens[:, None], batch.mask, positions, batch.cache, batch.rows)
+        histories = [s.request.prompt_ids + s.generated for s in batch.rows]
+        tokens = sample_next_tokens(logits, [s.params for s in batch.rows], histories)
+        batch.next_tokens = tokens
+        if self.on_step is not None:
+            self.on_step(len(batch.rows))
+        for sequence, token in zip(batch.rows, tokens.tolist(), strict=True):
+            self._accept(sequence, token)
+
+    def _forward(self, input_ids: Any, mask: Any, positions: Any, cache: Any, rows: list[_Sequence]) -> Any:
+        kwargs: dict[str, Any] = {}
+        if self._uses_peft:
+            kwargs["adapter_names"] = [s.request.adapter or BASE_ADAPTER for s in rows]
+        output = self.model(
+            input_ids=input_ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            logits_to_keep=1,
+            **{self._cache_kwarg: cache},
+            **kwargs,
+        )
+        return output.logits[:, -1, :]
+
+    def _join(self, admitted: list[_Sequence], cache: Any, mask: Any, tokens: Any) -> None:
+        """Append freshly prefilled rows to the running batch, left-padding the shorter cache."""
+        batch = self._batch
+        if not batch.rows:
+            self._batch = _Batch(list(admitted), cache, mask, tokens)
+            return
+        import torch
+
+        width = max(batch.mask.shape[1], mask.shape[1])
+        layers = [
+            (torch.cat([_pad_left(k1, width), _pad_left(k2, width)]), torch.cat([_pad_left(v1, width), _pad_left(v2, width)]))
+            for (k1, v1), (k2, v2) in zip(_cache_tensors(batch.cache), _cache_tensors(cache), strict=True)
+        ]
+        batch.cache = _make_cache(layers)
+        batch.mask = torch.cat([_pad_left(batch.mask, width, dim=1), _pad_left(mask, width, dim=1)])
+        batch.next_tokens = torch.cat([batch.next_tokens, tokens])
+        batch.rows += admitted
+
+    def _accept(self, sequence: _Sequence, token: int) -> None:
+        """Record one generated token; emit its text; finish the sequence when it should end."""
+        if sequence.finished or sequence.cancelled:
+            return
+        sequence.generated.append(token)
+        count = len(sequence.generated)
+        if token in self.stop_token_ids:
+            self._finish(sequence, "stop", self._rest(sequence))
+            return
+        text = sequence.stopper.push(sequence.decoder.push(token))
+        if sequence.stopper.stopped:
+            self._finish(sequence, "stop", text)
+        elif count >= sequence.params.max_new_tokens or len(sequence.request.prompt_ids) + count >= self.context_length:
+            self._finish(sequence, "length", text + self._rest(sequence))
+        elif text:
+            sequence.emit(GenerationEvent(text, count))
+
+    @staticmethod
+    def _rest(sequence: _Sequence) -> str:
+        """Text still held back when a sequence ends, unless it completes a stop string."""
+        text = sequence.stopper.push(sequence.decoder.flush())
+        return text if sequence.stopper.stopped else text + sequence.stopper.flush()
+
+    def _finish(self, sequence: _Sequence, reason: FinishReason, text: str = "", error: str | None = None) -> None:
+        if sequence.finished:
+            return
+        sequence.finished = True
+        if not sequence.cancelled:
+            sequence.emit(GenerationEvent(text, len(sequence.generated), reason, error))
+
+    def _drop_done_rows(self) -> None:
+        """Remove finished and cancelled rows; cut cache columns that are padding in every row."""
+        batch = self._batch
+        keep = [i for i, s in enumerate(batch.rows) if not (s.finished or s.cancelled)]
+        if len(keep) == len(batch.rows):
+            return
+        if not keep:
+            self._batch = _Batch()
+            return
+        import torch
+
+        index = torch.tensor(keep, device=self.device)
+        mask = batch.mask.index_select(0, index)
+        start = int(mask.any(dim=0).nonzero()[0])
+        layers = [(k.index_select(0, index)[:, :, start:], v.index_select(0, index)[:, :, start:]) for k, v in _cache_tensors(batch.cache)]
+        self._batch = _Batch(
+            [batch.rows[i] for i in keep], _make_cache(layers), mask[:, start:], batch.next_tokens.index_select(0, index)
+        )
+
+    def _fail_all(self, message: str) -> None:
+        for sequence in [*self._batch.rows, *self._pending]:
+            self._finish(sequence, "error", error=message)
+        self._batch = _Batch()
+        self._pending.clear()
+
+
+def stop_token_ids(loaded: InferenceModel) -> frozenset[int]:
+    """eos of the tokenizer and of the generation config, and the template's single-token stop words."""
+    tokenizer = loaded.tokenizer
+    ids: set[int] = set()
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    generation_eos = getattr(getattr(loaded.model, "generation_config", None), "eos_token_id", None)
+    if isinstance(generation_eos, int):
+        ids.add(generation_eos)
+    elif isinstance(generation_eos, list):
+        ids.update(int(i) for i in generation_eos)
+    for word in loaded.template.stop_words:
+        word_ids = tokenizer.encode(word, add_special_tokens=False)
+        if len(word_ids) == 1:
+            ids.add(int(word_ids[0]))
+    return frozenset(ids)
+
+
+def _cache_argument(model: Any) -> str:
+    """transformers 5.24 renamed forward's past_key_values to cache; older 5.x know only the first."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+
+def _cache_tensors(cache: Any) -> list[tuple[Any, Any]]:
+    return [(layer.keys, layer.values) for layer in cache.layers]
+
+
+def _make_cache(layers: list[tuple[Any, Any]]) -> Any:
+    from transformers import DynamicCache
+
+    return DynamicCache(ddp_cache_data=layers)
+
+
+def _pad_left(tensor: Any, width: int, dim: int = 2) -> Any:
+    """Zero-pad `tensor` on the left of `dim` up to `width` (dim 2 of a [b, heads, time, d] cache)."""
+    import torch.nn.functional as F
+
+    missing = width - tensor.shape[dim]
+    if missing == 0:
+        return tensor
+    padding = [0, 0] * (tensor.dim() - dim - 1) + [missing, 0]
+    return F.pad(tensor, padding)

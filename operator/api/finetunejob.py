@@ -156,6 +156,11 @@ class Output(ApiModel):
     bucket: BucketOutput | None = Field(
         None, description="Upload the result to a bucket; checkpoints stay on a claim the operator creates."
     )
+    retain: bool = Field(
+        True,
+        description="Keep the claim the operator creates when the FineTuneJob is deleted (the default); "
+        "false deletes it with the FineTuneJob.",
+    )
 
     cel_rules = (
         CelRule(

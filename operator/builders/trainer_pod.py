@@ -1,0 +1,185 @@
+"""The training pod: one per node, running torchrun with the node's share of the processes.
+
+Everything vendor-specific comes from the accelerator profile (resource, visible devices, backend,
+image, driver mounts, tolerations). The torchrun environment is set in both spellings: the plain
+one (``MASTER_ADDR``, ``NNODES``, ``NODE_RANK``...) and torchrun's own ``PET_*`` variables, which
+``torchrun`` reads in place of its command-line flags. ``NODE_RANK`` is the pod's completion index.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..naming import LABEL_ATTEMPT
+from ..quantity import half
+from ..settings import OperatorSettings
+from .inputs import TrainingInputs
+from .layout import CONFIG_DIR, CONFIG_FILE, MODEL_DIR, OUTPUT_DIR, PROGRESS_FILE, SHM_DIR, TRAINER_CONTAINER
+from .pod_common import claim_volume, container_security, merge_tolerations, pod_security, pull_secrets
+from .rendered_config import model_source
+
+COMPLETION_INDEX = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+VOLCANO_GROUP_ANNOTATION = "scheduling.k8s.io/group-name"
+COMPONENT = "trainer"
+
+
+def _field(name: str, path: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
+
+
+def torchrun_env(inputs: TrainingInputs) -> list[dict[str, Any]]:
+    """MASTER_ADDR, MASTER_PORT, NNODES, NODE_RANK, NPROC_PER_NODE and WORLD_SIZE, then the PET_* twins."""
+    resources = inputs.spec.resources
+    values = {
+        "MASTER_ADDR": inputs.master_addr,
+        "MASTER_PORT": str(inputs.spec.distributed.master_port),
+        "NNODES": str(resources.nodes),
+        "NPROC_PER_NODE": str(resources.accelerators_per_node),
+    }
+    env = [{"name": name, "value": value} for name, value in values.items()]
+    env.append(_field("NODE_RANK", COMPLETION_INDEX))
+    env.append({"name": "WORLD_SIZE", "value": str(inputs.processes)})  # processes in all, as torch counts
+    env += [{"name": f"PET_{name}", "value": value} for name, value in values.items()]
+    env.append(_field("PET_NODE_RANK", COMPLETION_INDEX))
+    return env
+
+
+def accelerator_env(inputs: TrainingInputs) -> list[dict[str, Any]]:
+    profile = inputs.profile
+    devices = profile.devices(inputs.spec.resources.accelerators_per_node)
+    env = [{"name": name, "value": devices} for name in profile.visible_devices]
+    env += [
+        {"name": "KUBEFACTORY_ACCELERATOR", "value": profile.vendor},
+        {"name": "KUBEFACTORY_DISTRIBUTED_BACKEND", "value": profile.backend},
+    ]
+    env += [{"name": name, "value": value} for name, value in sorted(profile.env.items())]
+    return env
+
+
+def runtime_env(inputs: TrainingInputs) -> list[dict[str, Any]]:
+    """Who the pod is, and where node rank 0 publishes progress (see kubefactory report-progress)."""
+    return [
+        _field("POD_NAME", "metadata.name"),
+        _field("POD_NAMESPACE", "metadata.namespace"),
+        {"name": "KUBEFACTORY_ATTEMPT", "value": str(inputs.attempt)},
+        {"name": "KUBEFACTORY_PROGRESS_CONFIGMAP", "value": inputs.names.progress},
+    ]
+
+
+def shared_memory(inputs: TrainingInputs, settings: OperatorSettings) -> str:
+    """/dev/shm: as asked, else half of the memory limit, else the operator's default."""
+    resources = inputs.spec.resources
+    if resources.shared_memory is not None:
+        return str(resources.shared_memory)
+    if resources.memory is not None:
+        return half(resources.memory)
+    return str(settings.default_shared_memory)
+
+
+def container_resources(inputs: TrainingInputs) -> dict[str, Any]:
+    resources = inputs.spec.resources
+    amounts: dict[str, str] = {}
+    if inputs.profile.resource:
+        amounts[inputs.profile.resource] = str(resources.accelerators_per_node)
+    if resources.cpu is not None:
+        amounts["cpu"] = str(resources.cpu)
+    if resources.memory is not None:
+        amounts["memory"] = str(resources.memory)
+    return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
+
+
+def trainer_command(inputs: TrainingInputs) -> list[str]:
+    """torchrun (configured by PET_*), wrapped so node rank 0 publishes progress while it runs."""
+    return [
+        "kubefactory", "report-progress",
+        "--file", PROGRESS_FILE,
+        "--config-map", inputs.names.progress,
+        "--",
+        "torchrun", "--module", "kubefactory.runtime.cli", "train", CONFIG_FILE,
+    ]  # fmt: skip
+
+
+def volumes_and_mounts(
+    inputs: TrainingInputs, settings: OperatorSettings
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    volumes: list[dict[str, Any]] = [
+        {"name": "config", "configMap": {"name": inputs.names.config}},
+        claim_volume("output", inputs.output_claim),
+        {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": shared_memory(inputs, settings)}},
+    ]
+    mounts: list[dict[str, Any]] = [
+        {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+        {"name": "output", "mountPath": OUTPUT_DIR, "subPath": inputs.output_sub_path},
+        {"name": "dshm", "mountPath": SHM_DIR},
+    ]
+    for dataset in (*inputs.datasets, *inputs.eval_datasets):
+        volumes.append(claim_volume(dataset.volume, dataset.claim, read_only=True))
+        mounts.append({"name": dataset.volume, "mountPath": dataset.mount_path, "readOnly": True})
+    model = model_source(inputs.spec.model)
+    if model.claim:
+        volumes.append(claim_volume("model", model.claim, read_only=True))
+        mounts.append({"name": "model", "mountPath": MODEL_DIR, "readOnly": True})
+    for mount in inputs.profile.host_mounts:
+        host_path: dict[str, Any] = {"path": mount.path}
+        if mount.type:
+            host_path["type"] = mount.type
+        volumes.append({"name": mount.name, "hostPath": host_path})
+        mounts.append({"name": mount.name, "mountPath": mount.path, "readOnly": True})
+    return volumes, mounts
+
+
+def placement(inputs: TrainingInputs, settings: OperatorSettings) -> dict[str, Any]:
+    """Tolerations, node selector, priority and scheduler: the profile's, the operator's, the spec's."""
+    scheduling = inputs.spec.scheduling
+    vendor = inputs.profile.vendor
+    spec_tolerations = [t.model_dump(by_alias=True, exclude_none=True) for t in scheduling.tolerations or []]
+    out: dict[str, Any] = {}
+    tolerations = merge_tolerations(inputs.profile.tolerations, settings.tolerations(), spec_tolerations)
+    if tolerations:
+        out["tolerations"] = tolerations
+    selector = {**settings.node_selectors.get(vendor, {}), **(scheduling.node_selector or {})}
+    if selector:
+        out["nodeSelector"] = selector
+    if scheduling.priority_class_name:
+        out["priorityClassName"] = scheduling.priority_class_name
+    if scheduling.gang is not None:
+        out["schedulerName"] = scheduling.gang.scheduler_name
+    return out
+
+
+def trainer_pod_template(inputs: TrainingInputs, settings: OperatorSettings) -> dict[str, Any]:
+    volumes, mounts = volumes_and_mounts(inputs, settings)
+    container: dict[str, Any] = {
+        "name": TRAINER_CONTAINER,
+        "image": inputs.spec.image or settings.image_for(inputs.profile.vendor),
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": trainer_command(inputs),
+        "env": [*torchrun_env(inputs), *accelerator_env(inputs), *runtime_env(inputs)],
+        "ports": [{"name": "rendezvous", "containerPort": inputs.spec.distributed.master_port}],
+        "volumeMounts": mounts,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "securityContext": container_security(),
+    }
+    if resources := container_resources(inputs):
+        container["resources"] = resources
+    if inputs.spec.output.bucket is not None and inputs.spec.output.bucket.secret_ref is not None:
+        container["envFrom"] = [{"secretRef": {"name": inputs.spec.output.bucket.secret_ref.name}}]
+    annotations = {**inputs.owner.metadata(inputs.job_name, COMPONENT)["annotations"]}
+    if inputs.spec.scheduling.gang is not None:
+        annotations[VOLCANO_GROUP_ANNOTATION] = inputs.job_name
+    return {
+        "metadata": {
+            "labels": inputs.owner.labels(COMPONENT, {LABEL_ATTEMPT: str(inputs.attempt)}),
+            "annotations": annotations,
+        },
+        "spec": {
+            "restartPolicy": "Never",
+            "subdomain": inputs.names.service,
+            "serviceAccountName": inputs.names.trainer,
+            "securityContext": pod_security(settings),
+            "containers": [container],
+            "volumes": volumes,
+            **placement(inputs, settings),
+            **pull_secrets(settings),
+        },
+    }

@@ -73,7 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands that live with their feature. Each module is light (heavy imports inside its run
 # function) and offers register(subparsers), which adds a parser with set_defaults(handler=...).
-_COMMAND_MODULES: tuple[str, ...] = (".export.command", ".chat.command", ".serve.command")
+_COMMAND_MODULES: tuple[str, ...] = (
+    ".export.command",
+    ".chat.command",
+    ".serve.command",
+    ".data.command",
+    ".data_prepare",
+    ".progress_report",
+    ".operator_command",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

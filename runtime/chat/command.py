@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -23,10 +24,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=summary,
         description=summary + ". The system prompt is default_system; decoding follows the generation keys "
         "(do_sample, temperature, top_p, top_k, max_new_tokens, repetition_penalty).",
-        epilog="example:\n  kubefactory chat examples/inference/qwen_lora_sft.yaml",
+        epilog="example:\n  kubefactory chat my_lora_sft.yaml adapter_name_or_path=saves/tiny/lora/sft",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("config", help="a LLaMA-Factory YAML with model_name_or_path (and adapters, template)")
+    parser.add_argument(
+        "config", help="a LLaMA-Factory YAML with model_name_or_path (and adapters, template)"
+    )
     parser.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value overrides")
     parser.set_defaults(handler=run)
 
@@ -40,6 +43,12 @@ def run(args: argparse.Namespace) -> int:
             f"infer_backend: chat runs the built-in huggingface engine; for {config.infer_backend}, start "
             "`kubefactory api` and use any OpenAI client"
         )
+    from ..model.inference import plan_adapters
+
+    if plan_adapters(config.adapter_name_or_path).named:
+        raise UserError(
+            "adapter_name_or_path: chat merges adapters; write plain paths (name=path is for `api`)"
+        )
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from ..model.inference import load_for_inference
     from ..serve.hf_engine import BatchingEngine
@@ -47,9 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from .session import ChatSession
 
     loaded = load_for_inference(config)
-    if loaded.adapters:
-        raise UserError("adapter_name_or_path: chat merges adapters; write plain paths (name=path is for `api`)")
-    engine = BatchingEngine(loaded, max_batch_size=1)
+    engine = BatchingEngine(loaded, max_batch_size=1, skip_special_tokens=config.skip_special_tokens)
     engine.start()
     try:
         converse(ChatSession(engine, loaded.template, loaded.tokenizer, params_from_config(config)))
@@ -60,10 +67,8 @@ def run(args: argparse.Namespace) -> int:
 
 def converse(session: ChatSession) -> None:
     """The read–answer loop: `clear` resets the history, `exit` (or end of input) quits."""
-    try:
+    with contextlib.suppress(ImportError):
         import readline  # noqa: F401  (line editing and history for input())
-    except ImportError:
-        pass
     print(WELCOME)
     while True:
         try:

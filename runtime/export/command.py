@@ -15,10 +15,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=summary + ". Merges adapter_name_or_path in order (in float32, rounded once to the "
         "target dtype), writes safetensors shards of at most export_size GB, the tokenizer with its chat "
         "template and the generation config to export_dir. The folder appears only when complete.",
-        epilog="example:\n  kubefactory export examples/merge_lora/qwen_lora_sft.yaml export_dir=saves/merged",
+        epilog="example:\n  kubefactory export my_lora_sft.yaml adapter_name_or_path=saves/tiny/lora/sft export_dir=saves/merged",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("config", help="a LLaMA-Factory YAML with model_name_or_path, adapter_name_or_path, export_dir")
+    parser.add_argument(
+        "config", help="a LLaMA-Factory YAML with model_name_or_path, adapter_name_or_path, export_dir"
+    )
     parser.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value overrides")
     parser.set_defaults(handler=run)
 

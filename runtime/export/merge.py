@@ -46,14 +46,22 @@ def check_export_config(config: TrainConfig) -> None:
             "adapter_name_or_path: export merges adapters in order; write plain paths (name=path is for serving)"
         )
     if config.export_quantization_bit is not None:
-        raise ExportError("export_quantization_bit: quantized (GPTQ) export is not supported by this version yet")
+        raise ExportError(
+            "export_quantization_bit: quantized (GPTQ) export is not supported by this version yet"
+        )
     if config.export_legacy_format:
-        raise ExportError("export_legacy_format: only safetensors is written (transformers 5 has no .bin output)")
+        raise ExportError(
+            "export_legacy_format: only safetensors is written (transformers 5 has no .bin output)"
+        )
     if config.export_hub_model_id:
-        raise ExportError("export_hub_model_id: pushing to a hub is not supported; upload export_dir yourself")
+        raise ExportError(
+            "export_hub_model_id: pushing to a hub is not supported; upload export_dir yourself"
+        )
     check_not_quantized(config, "merge adapters")
     target = Path(config.export_dir)
-    if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not is_complete_export(target))):
+    if target.exists() and (
+        not target.is_dir() or (any(target.iterdir()) and not is_complete_export(target))
+    ):
         raise ExportError(
             f"export_dir: {target} exists and is not an earlier KubeFactory export; choose a new or empty folder "
             "(an earlier export is replaced, anything else is left alone)"
@@ -90,7 +98,9 @@ def export_model(config: TrainConfig) -> Path:
     return write_export(model, tokenizer, Path(config.export_dir), f"{config.export_size}GB", metadata)
 
 
-def write_export(model: Any, tokenizer: Any, target: Path, max_shard_size: str | int, metadata: dict[str, Any]) -> Path:
+def write_export(
+    model: Any, tokenizer: Any, target: Path, max_shard_size: str | int, metadata: dict[str, Any]
+) -> Path:
     """Save under a staging name, mark complete, then move into place (replacing an earlier export)."""
     target = target.absolute()
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -45,9 +45,13 @@ def plan_adapters(value: str | list[str] | None) -> AdapterPlan:
             continue
         name, path = name.strip(), path.strip()
         if not name or not path:
-            raise ModelLoadError(f"adapter_name_or_path: '{entry}' must be a path or name=path, with both parts set")
+            raise ModelLoadError(
+                f"adapter_name_or_path: '{entry}' must be a path or name=path, with both parts set"
+            )
         if name in named:
-            raise ModelLoadError(f"adapter_name_or_path: the adapter name '{name}' is used twice; names must be unique")
+            raise ModelLoadError(
+                f"adapter_name_or_path: the adapter name '{name}' is used twice; names must be unique"
+            )
         named[name] = path
     return AdapterPlan(tuple(merged), named)
 
@@ -93,7 +97,9 @@ def check_not_quantized(config: TrainConfig, action: str) -> None:
 
         quantization = json.loads(path.read_text(encoding="utf-8")).get("quantization_config")
         if quantization:
-            method = quantization.get("quant_method", "unknown") if isinstance(quantization, dict) else "unknown"
+            method = (
+                quantization.get("quant_method", "unknown") if isinstance(quantization, dict) else "unknown"
+            )
             raise ModelLoadError(
                 f"model_name_or_path: {config.model_name_or_path} is a quantized checkpoint ({method}); "
                 f"cannot {action} into it. Use the unquantized base model the adapters were trained on"
@@ -114,8 +120,10 @@ def load_base_model(config: TrainConfig, dtype: Any, device: str) -> Any:
             revision=config.model_revision,
         )
     except OSError as err:
-        raise ModelLoadError(f"model_name_or_path: cannot load a model from '{config.model_name_or_path}': {err}") from None
-    return model.to(device)
+        raise ModelLoadError(
+            f"model_name_or_path: cannot load a model from '{config.model_name_or_path}': {err}"
+        ) from None
+    return model.to(device)  # type: ignore[arg-type]  # transformers types .to() for models loosely
 
 
 def merge_adapters(model: Any, paths: tuple[str, ...] | list[str]) -> Any:
@@ -127,7 +135,9 @@ def merge_adapters(model: Any, paths: tuple[str, ...] | list[str]) -> Any:
         try:
             model = PeftModel.from_pretrained(model, path).merge_and_unload()
         except (OSError, ValueError) as err:
-            raise ModelLoadError(f"adapter_name_or_path: cannot load a LoRA adapter from '{path}': {err}") from None
+            raise ModelLoadError(
+                f"adapter_name_or_path: cannot load a LoRA adapter from '{path}': {err}"
+            ) from None
         log.info("merged adapter %s", path)
     return model
 
@@ -145,7 +155,9 @@ def attach_named_adapters(model: Any, named: dict[str, str]) -> Any:
             else:
                 peft_model.load_adapter(path, adapter_name=name)
         except (OSError, ValueError) as err:
-            raise ModelLoadError(f"adapter_name_or_path: cannot load the LoRA adapter '{name}' from '{path}': {err}") from None
+            raise ModelLoadError(
+                f"adapter_name_or_path: cannot load the LoRA adapter '{name}' from '{path}': {err}"
+            ) from None
         log.info("loaded adapter '%s' from %s", name, path)
     return peft_model if peft_model is not None else model
 
@@ -153,7 +165,9 @@ def attach_named_adapters(model: Any, named: dict[str, str]) -> Any:
 def _require_adapter(path: str, key: str) -> None:
     # a folder without adapter_config.json is the common mistake (a checkpoint's parent, a merged model)
     if Path(path).is_dir() and not (Path(path) / "adapter_config.json").is_file():
-        raise ModelLoadError(f"{key}: {path} holds no adapter_config.json; point it at a saved LoRA adapter folder")
+        raise ModelLoadError(
+            f"{key}: {path} holds no adapter_config.json; point it at a saved LoRA adapter folder"
+        )
 
 
 def load_for_inference(config: TrainConfig, device: str | None = None) -> InferenceModel:
@@ -186,7 +200,9 @@ def checkpoint_dtype(config: TrainConfig) -> Any:
     from transformers import AutoConfig
 
     try:
-        hf_config = AutoConfig.from_pretrained(config.model_name_or_path, trust_remote_code=config.trust_remote_code)
+        hf_config = AutoConfig.from_pretrained(
+            str(config.model_name_or_path), trust_remote_code=config.trust_remote_code
+        )
     except (OSError, ValueError):
         return torch.float32
     dtype = getattr(hf_config, "dtype", None) or getattr(hf_config, "torch_dtype", None)

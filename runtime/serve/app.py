@@ -53,7 +53,9 @@ def create_app(service: CompletionService, settings: ApiSettings) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, err: HTTPException) -> JSONResponse:
         kind = "not_found_error" if err.status_code == 404 else "invalid_request_error"
-        return JSONResponse(APIError(err.status_code, str(err.detail), kind).body(), status_code=err.status_code)
+        return JSONResponse(
+            APIError(err.status_code, str(err.detail), kind).body(), status_code=err.status_code
+        )
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next: Any) -> Any:
@@ -66,7 +68,9 @@ def create_app(service: CompletionService, settings: ApiSettings) -> FastAPI:
         if not settings.api_key:
             return
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), settings.api_key.encode()):
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), settings.api_key.encode()
+        ):
             raise APIError(
                 401,
                 "invalid or missing API key: send the header 'Authorization: Bearer <API_KEY>'",
@@ -77,7 +81,9 @@ def create_app(service: CompletionService, settings: ApiSettings) -> FastAPI:
     @app.get("/health")
     async def health() -> JSONResponse:
         healthy = service.engine.healthy
-        return JSONResponse({"status": "ok" if healthy else "unavailable"}, status_code=200 if healthy else 503)
+        return JSONResponse(
+            {"status": "ok" if healthy else "unavailable"}, status_code=200 if healthy else 503
+        )
 
     @app.get("/metrics")
     async def prometheus() -> Response:
@@ -140,7 +146,11 @@ async def _stream(service: CompletionService, prepared: Prepared) -> AsyncIterat
     metrics.in_flight.inc()
     first = True
     try:
-        yield _sse(service.chunk(prepared, [_delta(i, {"role": "assistant", "content": ""}) for i in range(len(choices))]))
+        yield _sse(
+            service.chunk(
+                prepared, [_delta(i, {"role": "assistant", "content": ""}) for i in range(len(choices))]
+            )
+        )
         async for index, event in service.events(prepared):
             choice = choices[index]
             _apply(choice, event)

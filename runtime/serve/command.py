@@ -30,18 +30,26 @@ adapters: plain adapter_name_or_path entries are merged into the base; name=path
 served side by side, each selected by the request's model field.
 
 example:
-  API_PORT=8000 kubefactory api examples/inference/qwen_lora_sft.yaml infer_backend=huggingface"""
+  API_PORT=8000 kubefactory api my_lora_sft.yaml adapter_name_or_path=identity=saves/tiny/lora/sft"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     summary = "serve a model behind an OpenAI-compatible API (huggingface, sglang or vllm engine)"
     parser = subparsers.add_parser(
-        "api", help=summary, description=summary, epilog=_ENVIRONMENT, formatter_class=argparse.RawDescriptionHelpFormatter
+        "api",
+        help=summary,
+        description=summary,
+        epilog=_ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--dry-run", action="store_true", help="check the config; for sglang/vllm print the engine command without running it"
+        "--dry-run",
+        action="store_true",
+        help="check the config; for sglang/vllm print the engine command without running it",
     )
-    parser.add_argument("config", help="a LLaMA-Factory YAML with model_name_or_path (and adapters, template)")
+    parser.add_argument(
+        "config", help="a LLaMA-Factory YAML with model_name_or_path (and adapters, template)"
+    )
     parser.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value overrides")
     parser.set_defaults(handler=run)
 
@@ -54,14 +62,18 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_env(os.environ)
     backend = _BACKENDS.get(config.infer_backend)
     if backend is None:
-        raise UserError(f"infer_backend: {config.infer_backend} is not supported; use huggingface, sglang or vllm")
+        raise UserError(
+            f"infer_backend: {config.infer_backend} is not supported; use huggingface, sglang or vllm"
+        )
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s|%(name)s] %(message)s")
     return backend(config, settings, args.dry_run)
 
 
 def _serve_builtin(config: TrainConfig, settings: ApiSettings, dry_run: bool) -> int:
     if dry_run:
-        print(f"huggingface engine: would serve {config.model_name_or_path} on {settings.host}:{settings.port}")
+        print(
+            f"huggingface engine: would serve {config.model_name_or_path} on {settings.host}:{settings.port}"
+        )
         return 0
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import uvicorn

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -112,10 +113,9 @@ class CompletionService:
 
         def emitter(index: int) -> Any:
             def emit(event: GenerationEvent) -> None:
-                try:
+                # RuntimeError: the event loop is gone, nobody is listening any more
+                with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(queue.put_nowait, (index, event))
-                except RuntimeError:  # the event loop is gone: nobody is listening any more
-                    pass
 
             return emit
 
@@ -141,7 +141,11 @@ class CompletionService:
             if prepared.request.uses_tools:
                 parsed = parse_tool_calls(self.template.tool_format, choice.text)
                 if parsed.tool_calls:
-                    message = {"role": "assistant", "content": parsed.content, "tool_calls": _tool_calls(parsed.tool_calls)}
+                    message = {
+                        "role": "assistant",
+                        "content": parsed.content,
+                        "tool_calls": _tool_calls(parsed.tool_calls),
+                    }
                     reason = "tool_calls"
             out.append({"index": index, "message": message, "finish_reason": reason, "logprobs": None})
         return {
@@ -153,7 +157,9 @@ class CompletionService:
             "usage": self.usage(prepared, choices),
         }
 
-    def chunk(self, prepared: Prepared, choices: list[dict[str, Any]], usage: dict[str, int] | None = None) -> dict[str, Any]:
+    def chunk(
+        self, prepared: Prepared, choices: list[dict[str, Any]], usage: dict[str, int] | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "id": prepared.id,
             "object": "chat.completion.chunk",
@@ -188,6 +194,10 @@ class CompletionService:
 
 def _tool_calls(calls: list[Any]) -> list[dict[str, Any]]:
     return [
-        {"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+        {
+            "id": f"call_{uuid.uuid4().hex[:24]}",
+            "type": "function",
+            "function": {"name": c.name, "arguments": c.arguments},
+        }
         for c in calls
     ]

@@ -32,7 +32,9 @@ def to_conversation(request: ChatCompletionRequest) -> Conversation:
     for index, message in enumerate(request.messages):
         if message.role in ("system", "developer"):
             if turns:
-                raise bad_request(f"messages[{index}]: a {message.role} message may only come first", "messages")
+                raise bad_request(
+                    f"messages[{index}]: a {message.role} message may only come first", "messages"
+                )
             systems.append(message.text())
         elif message.role == "tool" and turns and turns[-1][1].role == "observation":
             previous = turns[-1][1]  # consecutive tool results form one observation
@@ -40,7 +42,9 @@ def to_conversation(request: ChatCompletionRequest) -> Conversation:
         else:
             turns.append((index, _to_message(index, message)))
     _check_order(turns)
-    tools = json.dumps([tool.model_dump() for tool in request.tools], ensure_ascii=False) if request.uses_tools else ""
+    tools = ""
+    if request.tools and request.uses_tools:
+        tools = json.dumps([tool.model_dump() for tool in request.tools], ensure_ascii=False)
     return Conversation("\n".join(systems), tools, [message for _, message in turns])
 
 
@@ -67,12 +71,20 @@ def _to_message(index: int, message: ChatMessage) -> Message:
 
 def _check_order(turns: list[tuple[int, Message]]) -> None:
     if not turns:
-        raise bad_request("messages: there is no user message; send at least one message with role user", "messages")
+        raise bad_request(
+            "messages: there is no user message; send at least one message with role user", "messages"
+        )
     for position, (index, message) in enumerate(turns):
         expected = _PROMPT_ROLES if position % 2 == 0 else _ANSWER_ROLES
         if message.role not in expected:
             wanted = "a user or tool" if position % 2 == 0 else "an assistant"
-            got = "tool" if message.role == "observation" else "assistant" if message.role == "function" else message.role
+            got = (
+                "tool"
+                if message.role == "observation"
+                else "assistant"
+                if message.role == "function"
+                else message.role
+            )
             raise bad_request(
                 f"messages[{index}]: expected {wanted} message here, got {got}; "
                 "turns must alternate user (or tool results) and assistant",
@@ -92,9 +104,13 @@ def encode_prompt(template: Template, tokenizer: Any, conversation: Conversation
 
     bound = template.bind(tokenizer)
     try:
-        prompt, _ = bound.oneturn([*conversation.messages, Message("assistant", "")], conversation.system, conversation.tools)
+        prompt, _ = bound.oneturn(
+            [*conversation.messages, Message("assistant", "")], conversation.system, conversation.tools
+        )
     except (RowError, ValueError) as err:
-        raise APIError(400, f"cannot render the conversation with template '{template.name}': {err}", param="messages") from None
+        raise APIError(
+            400, f"cannot render the conversation with template '{template.name}': {err}", param="messages"
+        ) from None
     ids: list[int] = []
     for piece in prompt:
         ids += [piece] if isinstance(piece, int) else tokenizer.encode(piece, add_special_tokens=False)

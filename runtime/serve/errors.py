@@ -41,7 +41,11 @@ def validation_message(errors: Sequence[dict[str, Any]]) -> tuple[str, str | Non
         field = _field_path(loc)
         first = first or field or None
         given = error.get("input")
-        shown = f" (got {given!r})" if error.get("type") != "missing" and not isinstance(given, dict | list) else ""
+        shown = (
+            f" (got {given!r})"
+            if error.get("type") != "missing" and not isinstance(given, dict | list)
+            else ""
+        )
         parts.append(f"{field or 'body'}: {error.get('msg', 'invalid value')}{shown}")
     return "invalid request: " + "; ".join(parts[:5]), first
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .engine import Emit, FinishReason, GenerationEvent, GenerationRequest
-from .sampling import SamplingParams, sample_next_tokens
+from .sampling import SamplingParams, needs_history, sample_next_tokens
 from .streaming_text import IncrementalDecoder, StopMatcher
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ class BatchingEngine:
         max_batch_size: int = 32,
         max_prefill_tokens: int = 16384,
         on_step: Callable[[int], None] | None = None,
+        skip_special_tokens: bool = True,
     ) -> None:
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
@@ -77,6 +78,7 @@ class BatchingEngine:
         self.max_prefill_tokens = max_prefill_tokens
         self.on_step = on_step
         self.stop_token_ids = stop_token_ids(loaded)
+        self.hidden_token_ids = hidden_token_ids(loaded) if skip_special_tokens else frozenset()
         self._uses_peft = bool(loaded.adapters)
         self._cache_kwarg = _cache_argument(loaded.model)
         self._pending: deque[_Sequence] = deque()
@@ -104,11 +106,13 @@ class BatchingEngine:
 
     def submit(self, request: GenerationRequest, emit: Emit) -> _Sequence:
         if request.adapter is not None and request.adapter not in self.adapters:
-            raise UnknownAdapterError(f"adapter '{request.adapter}' is not loaded; loaded: {list(self.adapters)}")
+            raise UnknownAdapterError(
+                f"adapter '{request.adapter}' is not loaded; loaded: {list(self.adapters)}"
+            )
         sequence = _Sequence(
             request,
             emit,
-            IncrementalDecoder(self.tokenizer),
+            IncrementalDecoder(self.tokenizer, self.hidden_token_ids),
             StopMatcher(request.params.stop),
         )
         with self._wake:
@@ -185,8 +189,11 @@ class BatchingEngine:
         batch.mask = torch.cat([batch.mask, batch.mask.new_ones((len(batch.rows), 1))], dim=1)
         positions = (batch.mask.sum(-1, keepdim=True) - 1).clamp(min=0)
         logits = self._forward(batch.next_tokens[:, None], batch.mask, positions, batch.cache, batch.rows)
-        histories = [s.request.prompt_ids + s.generated for s in batch.rows]
-        tokens = sample_next_tokens(logits, [s.params for s in batch.rows], histories)
+        params = [s.params for s in batch.rows]
+        histories = (
+            [s.request.prompt_ids + s.generated for s in batch.rows] if needs_history(params) else None
+        )
+        tokens = sample_next_tokens(logits, params, histories)
         batch.next_tokens = tokens
         if self.on_step is not None:
             self.on_step(len(batch.rows))
@@ -218,7 +225,10 @@ class BatchingEngine:
 
         width = max(batch.mask.shape[1], mask.shape[1])
         layers = [
-            (torch.cat([_pad_left(k1, width), _pad_left(k2, width)]), torch.cat([_pad_left(v1, width), _pad_left(v2, width)]))
+            (
+                torch.cat([_pad_left(k1, width), _pad_left(k2, width)]),
+                torch.cat([_pad_left(v1, width), _pad_left(v2, width)]),
+            )
             for (k1, v1), (k2, v2) in zip(_cache_tensors(batch.cache), _cache_tensors(cache), strict=True)
         ]
         batch.cache = _make_cache(layers)
@@ -238,7 +248,10 @@ class BatchingEngine:
         text = sequence.stopper.push(sequence.decoder.push(token))
         if sequence.stopper.stopped:
             self._finish(sequence, "stop", text)
-        elif count >= sequence.params.max_new_tokens or len(sequence.request.prompt_ids) + count >= self.context_length:
+        elif (
+            count >= sequence.params.max_new_tokens
+            or len(sequence.request.prompt_ids) + count >= self.context_length
+        ):
             self._finish(sequence, "length", text + self._rest(sequence))
         elif text:
             sequence.emit(GenerationEvent(text, count))
@@ -249,7 +262,9 @@ class BatchingEngine:
         text = sequence.stopper.push(sequence.decoder.flush())
         return text if sequence.stopper.stopped else text + sequence.stopper.flush()
 
-    def _finish(self, sequence: _Sequence, reason: FinishReason, text: str = "", error: str | None = None) -> None:
+    def _finish(
+        self, sequence: _Sequence, reason: FinishReason, text: str = "", error: str | None = None
+    ) -> None:
         if sequence.finished:
             return
         sequence.finished = True
@@ -270,9 +285,15 @@ class BatchingEngine:
         index = torch.tensor(keep, device=self.device)
         mask = batch.mask.index_select(0, index)
         start = int(mask.any(dim=0).nonzero()[0])
-        layers = [(k.index_select(0, index)[:, :, start:], v.index_select(0, index)[:, :, start:]) for k, v in _cache_tensors(batch.cache)]
+        layers = [
+            (k.index_select(0, index)[:, :, start:], v.index_select(0, index)[:, :, start:])
+            for k, v in _cache_tensors(batch.cache)
+        ]
         self._batch = _Batch(
-            [batch.rows[i] for i in keep], _make_cache(layers), mask[:, start:], batch.next_tokens.index_select(0, index)
+            [batch.rows[i] for i in keep],
+            _make_cache(layers),
+            mask[:, start:],
+            batch.next_tokens.index_select(0, index),
         )
 
     def _fail_all(self, message: str) -> None:
@@ -298,6 +319,22 @@ def stop_token_ids(loaded: InferenceModel) -> frozenset[int]:
         if len(word_ids) == 1:
             ids.add(int(word_ids[0]))
     return frozenset(ids)
+
+
+def hidden_token_ids(loaded: InferenceModel) -> frozenset[int]:
+    """Special tokens, which skip_special_tokens leaves out of the text, except the template's
+    tool-call and thought words: tool calls must stay parseable (some tokenizers mark
+    <tool_call> special) and reasoning visible."""
+    tokenizer = loaded.tokenizer
+    special = {int(i) for i, token in tokenizer.added_tokens_decoder.items() if token.special}
+    special |= {int(i) for i in tokenizer.all_special_ids}
+    words = (*loaded.template.tool_call_words, *loaded.template.thought_words)
+    kept = {
+        ids[0]
+        for ids in (tokenizer.encode(w.strip(), add_special_tokens=False) for w in words if w.strip())
+        if len(ids) == 1
+    }
+    return frozenset(special - kept)
 
 
 def _cache_argument(model: Any) -> str:

@@ -22,7 +22,12 @@ if TYPE_CHECKING:
     from .settings import ApiSettings
 
 # Accelerator visibility variables, most specific first (ARCHITECTURE.md's accelerator profiles).
-_VISIBLE_DEVICE_VARIABLES = ("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "ASCEND_RT_VISIBLE_DEVICES")
+_VISIBLE_DEVICE_VARIABLES = (
+    "CUDA_VISIBLE_DEVICES",
+    "HIP_VISIBLE_DEVICES",
+    "ROCR_VISIBLE_DEVICES",
+    "ASCEND_RT_VISIBLE_DEVICES",
+)
 
 Options = dict[str, list[str] | bool]  # --flag → values, or True for a bare switch
 
@@ -79,7 +84,9 @@ def extra_options(value: dict[str, Any] | str | None, key: str) -> Options:
         try:
             value = json.loads(value)
         except json.JSONDecodeError as err:
-            raise UserError(f"{key}: not valid JSON ({err}); write a mapping such as {{\"max_running_requests\": 64}}") from None
+            raise UserError(
+                f'{key}: not valid JSON ({err}); write a mapping such as {{"max_running_requests": 64}}'
+            ) from None
     if not isinstance(value, dict):
         raise UserError(f"{key}: expected a mapping of engine arguments, got {type(value).__name__}")
     options: Options = {}
@@ -123,7 +130,11 @@ def _common(config: TrainConfig, settings: ApiSettings) -> Options:
 
 
 def sglang_command(
-    config: TrainConfig, settings: ApiSettings, target: EngineTarget, visible: int | None, python: str = "python"
+    config: TrainConfig,
+    settings: ApiSettings,
+    target: EngineTarget,
+    visible: int | None,
+    python: str = "python",
 ) -> list[str]:
     options: Options = {
         "--model-path": [target.model_path],
@@ -140,7 +151,9 @@ def sglang_command(
     return _render([python, "-m", "sglang.launch_server"], options)
 
 
-def vllm_command(config: TrainConfig, settings: ApiSettings, target: EngineTarget, visible: int | None) -> list[str]:
+def vllm_command(
+    config: TrainConfig, settings: ApiSettings, target: EngineTarget, visible: int | None
+) -> list[str]:
     options: Options = {
         **_common(config, settings),
         "--tensor-parallel-size": [str(tensor_parallel_size(-1, visible))],
@@ -158,7 +171,9 @@ def vllm_command(config: TrainConfig, settings: ApiSettings, target: EngineTarge
     return _render(["vllm", "serve", target.model_path], options)
 
 
-def engine_command(config: TrainConfig, settings: ApiSettings, visible: int | None, export_complete: bool) -> list[str]:
+def engine_command(
+    config: TrainConfig, settings: ApiSettings, visible: int | None, export_complete: bool
+) -> list[str]:
     """The command for infer_backend sglang or vllm, given the accelerators this process sees."""
     engine = config.infer_backend
     target = serving_target(config, engine, export_complete)
@@ -174,7 +189,9 @@ def exec_engine(argv: list[str]) -> None:
     import importlib.util
 
     if argv[1:3] == ["-m", "sglang.launch_server"] and importlib.util.find_spec("sglang") is None:
-        raise UserError("infer_backend: sglang is not installed in this environment; install sglang or use huggingface")
+        raise UserError(
+            "infer_backend: sglang is not installed in this environment; install sglang or use huggingface"
+        )
     if argv[0] == "vllm" and shutil.which("vllm") is None:
         raise UserError("infer_backend: vllm is not installed in this environment (no `vllm` on PATH)")
     sys.stdout.flush()

@@ -21,12 +21,20 @@ class ServerMetrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.http_requests = Counter(
-            "kubefactory_http_requests", "HTTP requests by path and status code.", ["path", "status"], registry=r
+            "kubefactory_http_requests",
+            "HTTP requests by path and status code.",
+            ["path", "status"],
+            registry=r,
         )
         self.requests = Counter(
-            "kubefactory_chat_requests", "Chat completion requests by model and outcome.", ["model", "outcome"], registry=r
+            "kubefactory_chat_requests",
+            "Chat completion requests by model and outcome.",
+            ["model", "outcome"],
+            registry=r,
         )
-        self.prompt_tokens = Counter("kubefactory_prompt_tokens", "Prompt tokens processed.", ["model"], registry=r)
+        self.prompt_tokens = Counter(
+            "kubefactory_prompt_tokens", "Prompt tokens processed.", ["model"], registry=r
+        )
         self.completion_tokens = Counter(
             "kubefactory_completion_tokens", "Tokens generated.", ["model"], registry=r
         )
@@ -38,7 +46,9 @@ class ServerMetrics:
             "kubefactory_time_to_first_token_seconds", "Time from request to the first generated text.", ["model"],
             buckets=_TTFT_BUCKETS, registry=r,
         )  # fmt: skip
-        self.in_flight = Gauge("kubefactory_requests_in_flight", "Chat completion requests being served.", registry=r)
+        self.in_flight = Gauge(
+            "kubefactory_requests_in_flight", "Chat completion requests being served.", registry=r
+        )
         self.batch_size = Histogram(
             "kubefactory_engine_batch_size", "Sequences per decoding step of the engine.",
             buckets=_BATCH_BUCKETS, registry=r,

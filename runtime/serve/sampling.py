@@ -43,8 +43,11 @@ def params_from_config(config: TrainConfig, **overrides: Any) -> SamplingParams:
     return SamplingParams(**values)
 
 
-def sample_next_tokens(logits: Any, params: Sequence[SamplingParams], histories: Sequence[Sequence[int]]) -> Any:
-    """One next token per row of `logits` [batch, vocab], each row by its own params."""
+def sample_next_tokens(
+    logits: Any, params: Sequence[SamplingParams], histories: Sequence[Sequence[int]] | None = None
+) -> Any:
+    """One next token per row of `logits` [batch, vocab], each row by its own params; `histories`
+    (prompt + generated ids per row) are needed only for a repetition penalty."""
     import torch
 
     logits = logits.float()
@@ -54,22 +57,61 @@ def sample_next_tokens(logits: Any, params: Sequence[SamplingParams], histories:
     if bool(greedy.all()):
         return picked
     temperature = torch.tensor([max(p.temperature, 1e-5) for p in params], device=logits.device)
-    top_p = torch.tensor([p.top_p for p in params], device=logits.device)
-    top_k = torch.tensor([p.top_k if p.top_k > 0 else logits.shape[-1] for p in params], device=logits.device)
-    ordered, order = (logits / temperature[:, None]).sort(dim=-1, descending=True)
-    probs = ordered.softmax(dim=-1)
-    # keep the smallest prefix whose mass reaches top_p (the top token always survives), then top-k
-    drop = (probs.cumsum(dim=-1) - probs) >= top_p[:, None]
-    drop |= torch.arange(logits.shape[-1], device=logits.device)[None, :] >= top_k[:, None]
-    ordered = ordered.masked_fill(drop, float("-inf"))
-    choice = torch.multinomial(ordered.softmax(dim=-1), num_samples=1)
-    sampled = order.gather(-1, choice).squeeze(-1)
+    scaled = logits / temperature[:, None]
+    if any(p.top_p < 1 or p.top_k > 0 for p in params):
+        candidates, ids = _nucleus(scaled, params)
+        sampled = ids.gather(-1, _draw(candidates)[:, None]).squeeze(-1)
+    else:
+        sampled = _draw(scaled)
     return torch.where(greedy, picked, sampled)
 
 
-def _apply_repetition_penalty(logits: Any, params: Sequence[SamplingParams], histories: Sequence[Sequence[int]]) -> None:
+_SHORTLIST = 64  # candidates examined before falling back to sorting the whole vocabulary
+
+
+def _nucleus(scaled: Any, params: Sequence[SamplingParams]) -> tuple[Any, Any]:
+    """Logits of the top-k ∩ top-p candidates (others -inf) and their token ids.
+
+    Sorting the vocabulary for every row of every step costs as much as the forward pass of a
+    small model, so the top few candidates are examined first; only when they hold less than
+    top_p of the probability mass (flat distributions) is the whole vocabulary sorted. Exact either way.
+    """
     import torch
 
+    vocab = scaled.shape[-1]
+    top_p = torch.tensor([p.top_p for p in params], device=scaled.device)
+    top_k = torch.tensor([p.top_k if p.top_k > 0 else vocab for p in params], device=scaled.device)
+    size = min(_SHORTLIST, vocab)
+    values, ids = scaled.topk(size, dim=-1)
+    probs = (values - scaled.logsumexp(dim=-1, keepdim=True)).exp()
+    covered = (probs.sum(dim=-1) >= top_p) | (top_k <= size)
+    if not bool(covered.all()):
+        values, ids = scaled.sort(dim=-1, descending=True)
+        probs = values.softmax(dim=-1)
+    # keep the smallest prefix whose mass reaches top_p (the top token always survives), then top-k
+    drop = (probs.cumsum(dim=-1) - probs) >= top_p[:, None]
+    drop |= torch.arange(values.shape[-1], device=scaled.device)[None, :] >= top_k[:, None]
+    return values.masked_fill(drop, float("-inf")), ids
+
+
+def _draw(logits: Any) -> Any:
+    """Sample one index per row from softmax(logits) by inverting its CDF with one uniform number
+    per row (exact; random numbers for the whole vocabulary, as multinomial and Gumbel draw, cost
+    more than a small model's forward pass)."""
+    import torch
+
+    cdf = logits.softmax(dim=-1).cumsum(dim=-1)
+    uniform = torch.rand(cdf.shape[0], 1, device=cdf.device) * cdf[:, -1:]
+    return torch.searchsorted(cdf, uniform).clamp(max=cdf.shape[-1] - 1).squeeze(-1)
+
+
+def _apply_repetition_penalty(
+    logits: Any, params: Sequence[SamplingParams], histories: Sequence[Sequence[int]] | None
+) -> None:
+    import torch
+
+    if histories is None:
+        return
     for row, (param, history) in enumerate(zip(params, histories, strict=True)):
         if param.repetition_penalty == 1.0 or not history:
             continue
@@ -78,3 +120,8 @@ def _apply_repetition_penalty(logits: Any, params: Sequence[SamplingParams], his
         logits[row, seen] = torch.where(
             scores > 0, scores / param.repetition_penalty, scores * param.repetition_penalty
         )
+
+
+def needs_history(params: Sequence[SamplingParams]) -> bool:
+    """Whether sample_next_tokens needs the token histories (only for a repetition penalty)."""
+    return any(p.repetition_penalty != 1.0 for p in params)

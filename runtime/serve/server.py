@@ -27,6 +27,13 @@ def build_app(config: TrainConfig, settings: ApiSettings) -> FastAPI:
         )
     loaded = load_for_inference(config)
     metrics = ServerMetrics()
-    engine = BatchingEngine(loaded, max_batch_size=settings.max_batch_size, on_step=metrics.batch_size.observe)
-    service = CompletionService(engine, loaded.template, loaded.tokenizer, config, settings.model_name, metrics)
+    engine = BatchingEngine(
+        loaded,
+        max_batch_size=settings.max_batch_size,
+        on_step=metrics.batch_size.observe,
+        skip_special_tokens=config.skip_special_tokens,
+    )
+    service = CompletionService(
+        engine, loaded.template, loaded.tokenizer, config, settings.model_name, metrics
+    )
     return create_app(service, settings)

@@ -18,13 +18,15 @@ _INCOMPLETE = "\ufffd"  # what a tokenizer decodes an unfinished UTF-8 sequence 
 @dataclass
 class IncrementalDecoder:
     tokenizer: Any
-    skip_special_tokens: bool = True
+    hidden_ids: frozenset[int] = frozenset()  # tokens that produce no text (special tokens)
     ids: list[int] = field(default_factory=list)
     _prefix: int = 0  # start of the window re-decoded for context
     _read: int = 0  # tokens whose text has been emitted
 
     def push(self, token_id: int) -> str:
         """Add a token; return the text it completes (often '', sometimes several characters)."""
+        if token_id in self.hidden_ids:
+            return ""
         self.ids.append(token_id)
         before = self._decode(self.ids[self._prefix : self._read])
         after = self._decode(self.ids[self._prefix :])
@@ -43,7 +45,7 @@ class IncrementalDecoder:
     def _decode(self, ids: list[int]) -> str:
         if not ids:
             return ""
-        return str(self.tokenizer.decode(ids, skip_special_tokens=self.skip_special_tokens))
+        return str(self.tokenizer.decode(ids, skip_special_tokens=False))
 
 
 @dataclass

@@ -38,7 +38,9 @@ def _call(obj: Any, arguments_key: str = "arguments") -> ToolCall | None:
     arguments = obj.get(arguments_key, {})
     if isinstance(arguments, str):  # already JSON text
         arguments = _json(arguments) if _json(arguments) is not None else arguments
-    return ToolCall(obj["name"], arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False))
+    return ToolCall(
+        obj["name"], arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+    )
 
 
 def _all_or_nothing(calls: list[ToolCall | None]) -> list[ToolCall]:
@@ -54,7 +56,11 @@ def _default(text: str) -> ParsedReply:
     for match in matches:
         raw = match.group(2).strip().strip("`").strip()
         arguments = _json(raw)
-        calls.append(ToolCall(match.group(1).strip(), json.dumps(arguments, ensure_ascii=False)) if isinstance(arguments, dict) else None)
+        calls.append(
+            ToolCall(match.group(1).strip(), json.dumps(arguments, ensure_ascii=False))
+            if isinstance(arguments, dict)
+            else None
+        )
     found = _all_or_nothing(calls)
     if not found:
         return ParsedReply(text, [])
@@ -104,5 +110,7 @@ def parse_tool_calls(tool_format: str, text: str) -> ParsedReply:
     """The calls in `text` written in `tool_format`; plain text (no calls) when none parse."""
     parser = PARSERS.get(tool_format)
     if parser is None:
-        raise ValueError(f"tool_format '{tool_format}': no parser for its tool calls; supported: {sorted(PARSERS)}")
+        raise ValueError(
+            f"tool_format '{tool_format}': no parser for its tool calls; supported: {sorted(PARSERS)}"
+        )
     return parser(text)

@@ -1,0 +1,71 @@
+"""Streamed text must equal the full decode, never split a character, never show part of a stop string."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from kubefactory.runtime.serve.streaming_text import IncrementalDecoder, StopMatcher
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model_dir: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model_dir)
+
+
+@pytest.mark.parametrize(
+    "text", ["Hello world, how are you?", "naïve café — 東京 🚀 done", "  spaced\n\nlines  "]
+)
+def test_decoder_pieces_add_up_to_the_full_decode(tokenizer, text: str) -> None:
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    decoder = IncrementalDecoder(tokenizer)
+    pieces = [decoder.push(token) for token in ids]
+    pieces.append(decoder.flush())
+    assert "".join(pieces) == tokenizer.decode(ids) == text
+    assert not any("\ufffd" in piece for piece in pieces), pieces
+
+
+def test_decoder_holds_back_a_character_split_over_byte_tokens(tokenizer) -> None:
+    ids = tokenizer.encode("🚀", add_special_tokens=False)
+    assert len(ids) > 1, "the emoji must span several byte-level tokens for this test to mean anything"
+    decoder = IncrementalDecoder(tokenizer)
+    assert [decoder.push(token) for token in ids[:-1]] == [""] * (len(ids) - 1)
+    assert decoder.push(ids[-1]) == "🚀"
+
+
+def test_decoder_flush_emits_an_unfinished_tail(tokenizer) -> None:
+    ids = tokenizer.encode("ab🚀", add_special_tokens=False)
+    decoder = IncrementalDecoder(tokenizer)
+    streamed = "".join(decoder.push(token) for token in ids[:-1])
+    assert streamed == "ab"
+    assert decoder.flush() == tokenizer.decode(ids[:-1])[len("ab") :]
+
+
+@pytest.mark.parametrize(
+    ("stops", "chunks", "emitted", "stopped"),
+    [
+        ((), ["Hello", " world"], ["Hello", " world"], False),
+        (("END",), ["Hello E", "N", "D and more"], ["Hello ", "", ""], True),
+        (("END",), ["Hello E", "N", "x"], ["Hello ", "", "ENx"], False),
+        (("\n\n",), ["a\n", "\nb"], ["a", ""], True),
+        (("stop", "halt"), ["we ha", "lt now"], ["we ", ""], True),
+        (("ab", "abc"), ["xab"], ["x"], True),
+        (("world",), ["hello world"], ["hello "], True),
+    ],
+)
+def test_stop_matcher(stops: tuple[str, ...], chunks: list[str], emitted: list[str], stopped: bool) -> None:
+    matcher = StopMatcher(stops)
+    assert [matcher.push(chunk) for chunk in chunks] == emitted
+    assert matcher.stopped is stopped
+
+
+def test_stop_matcher_flush_releases_held_text_unless_stopped() -> None:
+    matcher = StopMatcher(("END",))
+    assert matcher.push("the E") == "the "
+    assert matcher.flush() == "E"
+    matcher = StopMatcher(("END",))
+    matcher.push("the END")
+    assert matcher.flush() == ""
+    assert matcher.push("more") == ""

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from kubefactory.runtime.config import ConfigError, load_config, parse_overrides, validate_config
 
 

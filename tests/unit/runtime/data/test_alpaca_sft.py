@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from kubefactory.runtime.data.converters import RowError, convert_alpaca
 from kubefactory.runtime.data.dataset_info import DatasetAttr
 from kubefactory.runtime.data.example import Example, Message
@@ -90,7 +89,10 @@ def test_template_matches_its_jinja_twin(
     [
         ("default", "System: S<|im_end|>\nHuman: Q<|im_end|>\nAssistant:A<|im_end|>\n"),
         ("empty", "QA"),  # no eos: LLaMA-Factory's empty template learns none
-        ("chatml", "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\nA<|im_end|>\n"),
+        (
+            "chatml",
+            "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\nA<|im_end|>\n",
+        ),
     ],
 )
 def test_templates_without_an_official_jinja_render_as_llamafactory(
@@ -141,7 +143,9 @@ def test_train_on_prompt_learns_everything(tiny_tokenizer: Any) -> None:
 
 def test_mask_history_learns_only_the_last_turn(tiny_tokenizer: Any) -> None:
     options = SupervisedOptions(cutoff_len=1024, mask_history=True)
-    _, labels = encode_supervised(_example("Q1", "A1", "Q2", "A2"), get_template("qwen"), tiny_tokenizer, options)
+    _, labels = encode_supervised(
+        _example("Q1", "A1", "Q2", "A2"), get_template("qwen"), tiny_tokenizer, options
+    )
     assert tiny_tokenizer.decode([t for t in labels if t != IGNORE_INDEX]) == "A2<|im_end|>\n"
 
 
@@ -160,6 +164,8 @@ def test_infer_seqlen(source: int, target: int, cutoff: int, expected: tuple[int
 
 def test_cutoff_len_truncates_to_exactly_cutoff(tiny_tokenizer: Any) -> None:
     long = " ".join(["word"] * 200)
-    ids, labels = encode_supervised(_example(long, long), get_template("qwen"), tiny_tokenizer, SupervisedOptions(64))
+    ids, labels = encode_supervised(
+        _example(long, long), get_template("qwen"), tiny_tokenizer, SupervisedOptions(64)
+    )
     assert len(ids) == len(labels) == 64
     assert any(t != IGNORE_INDEX for t in labels)

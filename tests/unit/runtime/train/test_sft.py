@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from kubefactory.runtime.config import validate_config
 from kubefactory.runtime.train.launch import run_training
 
@@ -51,7 +50,9 @@ def _tensors(path: Path) -> dict[str, Any]:
     return load_file(str(path))
 
 
-def test_lora_run_learns_and_changes_only_the_adapter(tiny_model: Path, demo_data: Path, tmp_path: Path) -> None:
+def test_lora_run_learns_and_changes_only_the_adapter(
+    tiny_model: Path, demo_data: Path, tmp_path: Path
+) -> None:
     output = tmp_path / "lora"
     run_training(_config(tiny_model, demo_data, output))
 
@@ -75,7 +76,9 @@ def test_lora_run_learns_and_changes_only_the_adapter(tiny_model: Path, demo_dat
 
 def test_full_finetuning_changes_the_base_weights(tiny_model: Path, demo_data: Path, tmp_path: Path) -> None:
     output = tmp_path / "full"
-    run_training(_config(tiny_model, demo_data, output, finetuning_type="full", max_steps=6, learning_rate=1e-3))
+    run_training(
+        _config(tiny_model, demo_data, output, finetuning_type="full", max_steps=6, learning_rate=1e-3)
+    )
     before = _tensors(tiny_model / "model.safetensors")
     after = _tensors(output / "model.safetensors")
     name = "model.layers.0.mlp.down_proj.weight"

@@ -100,7 +100,9 @@ def tokenizer_folder(config: TrainConfig) -> Path | None:
         return None
 
 
-def tokenizer_fingerprint(config: TrainConfig, tokenizer: Any = None, hashes: _FileHashes | None = None) -> str | None:
+def tokenizer_fingerprint(
+    config: TrainConfig, tokenizer: Any = None, hashes: _FileHashes | None = None
+) -> str | None:
     """From the tokenizer's files when they are on disk, else from the loaded tokenizer's state."""
     keys = {key: getattr(config, key, None) for key in TOKENIZER_KEYS}
     folder = tokenizer_folder(config)
@@ -142,7 +144,9 @@ def dataset_fingerprint(attr: DatasetAttr, dataset_dir: str, hashes: _FileHashes
     if attr.load_from == "file":
         from .readers import data_files
 
-        files = data_files(Path(dataset_dir) / str(attr.file_name), attr.name, f"file_name '{attr.file_name}'")
+        files = data_files(
+            Path(dataset_dir) / str(attr.file_name), attr.name, f"file_name '{attr.file_name}'"
+        )
         return [description, [(file.name, hashes(file)) for file in files]]
     if attr.load_from == "hf_hub":
         from .sources import _hf_snapshot
@@ -152,7 +156,9 @@ def dataset_fingerprint(attr: DatasetAttr, dataset_dir: str, hashes: _FileHashes
     return None
 
 
-def fingerprint(config: TrainConfig, attrs: list[DatasetAttr], tokenizer: Any = None, extra: Any = None) -> str | None:
+def fingerprint(
+    config: TrainConfig, attrs: list[DatasetAttr], tokenizer: Any = None, extra: Any = None
+) -> str | None:
     """The cache key of a config's tokenized datasets, or None when it cannot be cached."""
     hashes = _FileHashes(cache_root() / "file-hashes.json")
     try:
@@ -164,7 +170,16 @@ def fingerprint(config: TrainConfig, attrs: list[DatasetAttr], tokenizer: Any = 
         return None
     options = {key: getattr(config, key, None) for key in PROCESSING_KEYS}
     packing_explicit = "packing" in config.model_fields_set
-    payload = [FORMAT_VERSION, __version__, datasets, template_fingerprint(config), tok, options, packing_explicit, extra]
+    payload = [
+        FORMAT_VERSION,
+        __version__,
+        datasets,
+        template_fingerprint(config),
+        tok,
+        options,
+        packing_explicit,
+        extra,
+    ]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 

@@ -112,13 +112,19 @@ def _alpaca_response(row: dict[str, Any], attr: DatasetAttr) -> list[Message]:
 def _message_parts(message: Any, position: int, attr: DatasetAttr) -> tuple[str, str]:
     tags = attr.tags
     if not isinstance(message, dict):
-        raise RowError(f"message {position} must be an object with '{tags.role_tag}' and '{tags.content_tag}'")
+        raise RowError(
+            f"message {position} must be an object with '{tags.role_tag}' and '{tags.content_tag}'"
+        )
     role = message.get(tags.role_tag)
     content = message.get(tags.content_tag)
     if role is None:
-        raise RowError(f"message {position} has no '{tags.role_tag}' key (set tags.role_tag to the right key)")
+        raise RowError(
+            f"message {position} has no '{tags.role_tag}' key (set tags.role_tag to the right key)"
+        )
     if not isinstance(content, str):
-        raise RowError(f"message {position} needs a string '{tags.content_tag}', got {type(content).__name__}")
+        raise RowError(
+            f"message {position} needs a string '{tags.content_tag}', got {type(content).__name__}"
+        )
     return str(role), content
 
 
@@ -131,13 +137,15 @@ def _messages(row: dict[str, Any], attr: DatasetAttr) -> list[Any]:
     return messages
 
 
-def _leading_system(row: dict[str, Any], messages: list[Any], attr: DatasetAttr) -> tuple[str, list[Any], int]:
+def _leading_system(
+    row: dict[str, Any], messages: list[Any], attr: DatasetAttr
+) -> tuple[str, list[Any], int]:
     """A leading system-tag message overrides the system column. Returns the rest and its offset."""
     tags = attr.tags
-    if tags.system_tag and messages and isinstance(messages[0], dict):
-        if messages[0].get(tags.role_tag) == tags.system_tag:
-            _, content = _message_parts(messages[0], 1, attr)
-            return content, messages[1:], 1
+    first = messages[0] if messages else None
+    if tags.system_tag and isinstance(first, dict) and first.get(tags.role_tag) == tags.system_tag:
+        _, content = _message_parts(first, 1, attr)
+        return content, messages[1:], 1
     return _text(row, attr.columns.system), messages, 0
 
 
@@ -155,7 +163,9 @@ def _check_count(count: int, attr: DatasetAttr, offset: int) -> None:
         )
 
 
-def _split_response(row: dict[str, Any], aligned: list[Message], attr: DatasetAttr) -> tuple[list[Message], list[Message]]:
+def _split_response(
+    row: dict[str, Any], aligned: list[Message], attr: DatasetAttr
+) -> tuple[list[Message], list[Message]]:
     """prompt and response of an aligned conversation: kto, ranking or plain."""
     cols = attr.columns
     kto_tag = row.get(cols.kto_tag) if cols.kto_tag else None
@@ -194,11 +204,15 @@ def convert_sharegpt(row: dict[str, Any], attr: DatasetAttr) -> Example:
         role, content = _message_parts(message, position, attr)
         allowed = expected[index % 2]
         if role not in allowed:
-            raise RowError(f"message {position} has role '{role}' where '{allowed[0]}' or '{allowed[1]}' is expected")
+            raise RowError(
+                f"message {position} has role '{role}' where '{allowed[0]}' or '{allowed[1]}' is expected"
+            )
         aligned.append(Message(roles[role], content))  # type: ignore[arg-type]
     _check_count(len(aligned), attr, offset)
     prompt, response = _split_response(row, aligned, attr)
-    example = Example(prompt=prompt, response=response, system=system, tools=_tools_text(row, attr.columns.tools))
+    example = Example(
+        prompt=prompt, response=response, system=system, tools=_tools_text(row, attr.columns.tools)
+    )
     return _with_media(example, row, attr)
 
 
@@ -271,11 +285,17 @@ def _openai_system(system: str, tools: str) -> str:
 
 Converter = Callable[[dict[str, Any], DatasetAttr], Example]
 
-CONVERTERS: dict[str, Converter] = {"alpaca": convert_alpaca, "sharegpt": convert_sharegpt, "openai": convert_openai}
+CONVERTERS: dict[str, Converter] = {
+    "alpaca": convert_alpaca,
+    "sharegpt": convert_sharegpt,
+    "openai": convert_openai,
+}
 
 
 def converter_for(attr: DatasetAttr) -> Converter:
     try:
         return CONVERTERS[attr.formatting]
     except KeyError:
-        raise RowError(f"formatting '{attr.formatting}' is not supported; supported: {sorted(CONVERTERS)}") from None
+        raise RowError(
+            f"formatting '{attr.formatting}' is not supported; supported: {sorted(CONVERTERS)}"
+        ) from None

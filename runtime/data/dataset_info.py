@@ -158,7 +158,13 @@ def load_dataset_info(dataset_dir: str | Path) -> dict[str, dict[str, Any]]:
 
 
 def _online(names: list[str]) -> list[DatasetAttr]:
-    key = "ms_hub_url" if _env_on("USE_MODELSCOPE_HUB") else "om_hub_url" if _env_on("USE_OPENMIND_HUB") else "hf_hub_url"
+    key = (
+        "ms_hub_url"
+        if _env_on("USE_MODELSCOPE_HUB")
+        else "om_hub_url"
+        if _env_on("USE_OPENMIND_HUB")
+        else "hf_hub_url"
+    )
     return [DatasetAttr.model_validate({"name": name, key: name}) for name in names]
 
 
@@ -176,7 +182,9 @@ def resolve_datasets(names: list[str], dataset_dir: str | Path) -> list[DatasetA
         for name in missing:
             close = difflib.get_close_matches(name, list(info), n=1)
             hints.append(f"'{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-        raise DataError(f"dataset {', '.join(hints)} not defined in {path}; defined: {', '.join(sorted(info))}")
+        raise DataError(
+            f"dataset {', '.join(hints)} not defined in {path}; defined: {', '.join(sorted(info))}"
+        )
     attrs = []
     for name in names:
         entry = info[name]

@@ -73,7 +73,9 @@ class RowChecker:
         except RowError as err:
             skipped = SkippedRow(self.attr.name, number, str(err))
             if self.options.strict:
-                raise DataError(f"{skipped} (strict: true stops at the first row that cannot be used)") from None
+                raise DataError(
+                    f"{skipped} (strict: true stops at the first row that cannot be used)"
+                ) from None
             self.skipped.append(skipped)
             return None
         if self.media is not None:
@@ -94,7 +96,9 @@ def check_ranking(attr: DatasetAttr, kind: str, stage: str) -> None:
         )
 
 
-def _sample(rows: list[dict[str, Any]], num_samples: int | None, rng: Any) -> tuple[list[dict[str, Any]], list[int]]:
+def _sample(
+    rows: list[dict[str, Any]], num_samples: int | None, rng: Any
+) -> tuple[list[dict[str, Any]], list[int]]:
     """num_samples rows drawn at random: a permutation of all rows, then draws with replacement
     when more are asked for than there are (LLaMA-Factory's method, with the seeded generator)."""
     numbers = list(range(len(rows)))

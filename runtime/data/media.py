@@ -17,11 +17,15 @@ def check_placeholders(example: Example, attr: DatasetAttr) -> None:
 
     Only columns the dataset declares are checked: a text dataset may mention "<image>" freely.
     """
+    declared = [
+        (kind, placeholder, column)
+        for kind, placeholder in PLACEHOLDERS.items()
+        if (column := getattr(attr.columns, kind))
+    ]
+    if not declared:
+        return
     texts = [message.content for message in (*example.prompt, *example.response)]
-    for kind, placeholder in PLACEHOLDERS.items():
-        column = getattr(attr.columns, kind)
-        if not column:
-            continue
+    for kind, placeholder, column in declared:
         count = sum(text.count(placeholder) for text in texts)
         items = len(getattr(example, kind))
         if count != items:

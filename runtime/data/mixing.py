@@ -109,4 +109,6 @@ def probabilities_of(value: Any) -> list[float] | None:
     try:
         return [float(item) for item in items]
     except ValueError:
-        raise DataError(f"interleave_probs: {value!r} must be numbers separated by commas, e.g. 0.7,0.3") from None
+        raise DataError(
+            f"interleave_probs: {value!r} must be numbers separated by commas, e.g. 0.7,0.3"
+        ) from None

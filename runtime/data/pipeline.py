@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,15 +16,17 @@ from .cache import cached_folder, fingerprint, is_complete
 from .dataset_info import DatasetAttr, resolve_datasets
 from .errors import DataError
 from .example import Example, SkippedRow
-from .loader import LoadedDataset, LoadOptions, load_dataset, stream_dataset
+from .loader import LoadedDataset, LoadOptions, load_dataset
 from .mixing import merge, probabilities_of, split_validation
-from .processors import ProcessOptions, kind_for, make_processor
+from .module import DatasetModule, module_of
+from .options import check_data_config, load_options, process_options
+from .processors import kind_for, make_processor
 from .processors.encoder import PieceEncoder
-from .runner import run_processor, stream_batches
+from .runner import run_processor
 from .store import copy_tokenized, has_tokenized_data, load_tokenized, read_manifest, save_splits
 
 if TYPE_CHECKING:
-    from datasets import Dataset, DatasetDict, IterableDataset
+    from datasets import DatasetDict
     from transformers import PreTrainedTokenizerBase
 
     from ..config import TrainConfig
@@ -33,61 +34,6 @@ if TYPE_CHECKING:
     from .templates import Template
 
 log = logging.getLogger(__name__)
-
-
-# --- settings ------------------------------------------------------------------------------------
-
-
-def packing_on(config: TrainConfig) -> bool:
-    return bool(config.packing or config.neat_packing)
-
-
-def process_options(config: TrainConfig, tokenizer: Any = None) -> ProcessOptions:
-    """LLaMA-Factory encodes to one token less when packing is asked for explicitly (or
-    neat_packing is on): packed rows then come out exactly cutoff_len long."""
-    explicit = ("packing" in config.model_fields_set and bool(config.packing)) or config.neat_packing
-    eos_text = None
-    if config.stage == "pt":
-        eos_text = "<|end_of_text|>" if config.template == "llama3" else getattr(tokenizer, "eos_token", None)
-    return ProcessOptions(
-        cutoff_len=config.cutoff_len - 1 if explicit else config.cutoff_len,
-        train_on_prompt=config.train_on_prompt,
-        mask_history=config.mask_history,
-        packing=packing_on(config),
-        neat_packing=config.neat_packing,
-        eos_text=eos_text,
-    )
-
-
-def load_options(config: TrainConfig, kind: str) -> LoadOptions:
-    return LoadOptions(
-        dataset_dir=config.dataset_dir,
-        kind=kind,
-        media_dir=config.media_dir,
-        max_samples=config.max_samples,
-        streaming=config.streaming,
-        strict=bool(getattr(config, "strict", False)),
-    )
-
-
-def check_data_config(config: TrainConfig) -> None:
-    """LLaMA-Factory's rules between data keys, as errors naming the key."""
-    if not config.dataset_names and not config.eval_dataset_names:
-        raise DataError("dataset: no dataset given; name one or more datasets from dataset_info.json")
-    if config.eval_dataset_names and config.val_size > 1e-6:
-        raise DataError("val_size: cannot hold out a validation split when eval_dataset is given; set one of them")
-    if not config.dataset_names and config.val_size > 1e-6:
-        raise DataError("val_size: needs dataset to split a validation set from")
-    if config.streaming and 0 < config.val_size < 1:
-        raise DataError("val_size: with streaming, give a number of rows (an integer), not a fraction")
-    if config.streaming and config.max_samples is not None:
-        raise DataError("max_samples: cannot be used with streaming; remove one of them")
-    if config.mask_history and config.train_on_prompt:
-        raise DataError("mask_history: cannot be combined with train_on_prompt; set one of them")
-    if config.interleave_probs and config.mix_strategy == "concat":
-        raise DataError("interleave_probs: only used with mix_strategy interleave_under or interleave_over")
-    if config.stage != "sft" and (config.train_on_prompt or config.mask_history or config.neat_packing):
-        raise DataError(f"train_on_prompt, mask_history and neat_packing are for stage sft, not {config.stage}")
 
 
 # --- loading examples ----------------------------------------------------------------------------
@@ -113,7 +59,9 @@ def _rng(seed: int) -> Any:
     return np.random.RandomState(seed)  # as after transformers.set_seed(seed) in LLaMA-Factory
 
 
-def load_examples(attr: DatasetAttr, dataset_dir: str, stage: str, max_samples: int | None, seed: int) -> LoadedExamples:
+def load_examples(
+    attr: DatasetAttr, dataset_dir: str, stage: str, max_samples: int | None, seed: int
+) -> LoadedExamples:
     """Read one dataset and convert every row, keeping the reason of each row that is skipped."""
     options = LoadOptions(dataset_dir=dataset_dir, kind=kind_for(stage), max_samples=max_samples)
     loaded = load_dataset(attr, options, _rng(seed), stage)
@@ -135,7 +83,9 @@ def tokenize_supervised(
     examples: list[Example], template: Template, tokenizer: PreTrainedTokenizerBase, config: TrainConfig
 ) -> list[dict[str, list[int]]]:
     """sft rows of already loaded examples (the original API; prepare_datasets does it all)."""
-    processor = make_processor("supervised", template.bind(tokenizer), PieceEncoder(tokenizer), process_options(config, tokenizer))
+    processor = make_processor(
+        "supervised", template.bind(tokenizer), PieceEncoder(tokenizer), process_options(config, tokenizer)
+    )
     columns = run_processor(processor, examples, config.preprocessing_batch_size)
     names = [name for name in ("input_ids", "attention_mask", "labels", "position_ids") if name in columns]
     return [dict(zip(names, values)) for values in zip(*(columns[name] for name in names))]
@@ -153,7 +103,9 @@ class Tokenized:
     seconds: float = 0.0
 
 
-def _load_group(config: TrainConfig, names: list[str], kind: str, rng: Any, report: list[dict[str, Any]]) -> list[LoadedDataset]:
+def _load_group(
+    config: TrainConfig, names: list[str], kind: str, rng: Any, report: list[dict[str, Any]]
+) -> list[LoadedDataset]:
     loaded = []
     for attr in resolve_datasets(names, config.dataset_dir):
         data = load_dataset(attr, load_options(config, kind), rng, config.stage)
@@ -166,10 +118,17 @@ def _load_group(config: TrainConfig, names: list[str], kind: str, rng: Any, repo
 
 
 def _merged(config: TrainConfig, loaded: list[LoadedDataset]) -> list[Example | None]:
-    return merge([d.entries for d in loaded], config.mix_strategy, probabilities_of(config.interleave_probs), config.seed)
+    return merge(
+        [d.entries for d in loaded],
+        config.mix_strategy,
+        probabilities_of(config.interleave_probs),
+        config.seed,
+    )
 
 
-def split_entries(config: TrainConfig, tokenizer: Any = None) -> tuple[dict[str, list[Example | None]], list[dict[str, Any]]]:
+def split_entries(
+    config: TrainConfig, tokenizer: Any = None
+) -> tuple[dict[str, list[Example | None]], list[dict[str, Any]]]:
     """Examples per split, before tokenization, in LLaMA-Factory's order: load each dataset, mix,
     then hold out the validation split."""
     check_data_config(config)
@@ -204,31 +163,20 @@ def tokenize_splits(config: TrainConfig, tokenizer: PreTrainedTokenizerBase, tem
     for name, rows in entries.items():
         generating = name.startswith("validation") and config.predict_with_generate
         processor = make_processor(kind_for(config.stage, generating), bound, encoder, options)
-        splits[name] = run_processor(processor, rows, config.preprocessing_batch_size, config.preprocessing_num_workers)
+        splits[name] = run_processor(
+            processor, rows, config.preprocessing_batch_size, config.preprocessing_num_workers
+        )
         if not splits[name]["input_ids" if "input_ids" in splits[name] else "chosen_input_ids"]:
             what = "samples" if config.stage == "pt" else "valid samples"
             raise DataError(
                 f"split '{name}' has no {what} after tokenization"
-                + (" (pt needs at least cutoff_len tokens per batch when packing)" if config.stage == "pt" else "")
+                + (
+                    " (pt needs at least cutoff_len tokens per batch when packing)"
+                    if config.stage == "pt"
+                    else ""
+                )
             )
     return Tokenized(splits, report, time.perf_counter() - start)
-
-
-@dataclass
-class DatasetModule:
-    """What a trainer takes: the train dataset and the eval dataset(s)."""
-
-    train_dataset: Dataset | IterableDataset | None
-    eval_dataset: Dataset | IterableDataset | dict[str, Dataset] | None
-    source: str = ""  # tokenized_path, cache or tokenized
-
-
-def module_of(data: DatasetDict, source: str) -> DatasetModule:
-    train = data["train"] if "train" in data else None
-    if "validation" in data:
-        return DatasetModule(train, data["validation"], source)
-    evals = {key.removeprefix("validation_"): data[key] for key in data if key.startswith("validation_")}
-    return DatasetModule(train, evals or None, source)
 
 
 def manifest_of(config: TrainConfig, tokenized: Tokenized, key: str | None) -> dict[str, Any]:
@@ -260,7 +208,9 @@ def prepare_datasets(
     from .templates import resolve_template
 
     if has_tokenized_data(config.tokenized_path):
-        log.warning("loading the tokenized dataset from %s; the other data keys are ignored", config.tokenized_path)
+        log.warning(
+            "loading the tokenized dataset from %s; the other data keys are ignored", config.tokenized_path
+        )
         module = module_of(load_tokenized(str(config.tokenized_path)), "tokenized_path")
         if config.streaming and module.train_dataset is not None:
             module.train_dataset = module.train_dataset.to_iterable_dataset()  # type: ignore[union-attr]
@@ -270,7 +220,9 @@ def prepare_datasets(
     if template is None:
         template = resolve_template(config, tokenizer)
     if config.streaming:
-        return _streamed_module(config, tokenizer, template)
+        from .streaming import streamed_module
+
+        return streamed_module(config, tokenizer, template)
     data, _, source = tokenize_cached(config, tokenizer, template)
     return module_of(data, source)
 
@@ -304,91 +256,14 @@ def tokenize_cached(
             copy_tokenized(folder, config.tokenized_path)
         else:
             data.save_to_disk(str(config.tokenized_path))
-        log.info("tokenized datasets written to %s (train with tokenized_path: %s)", config.tokenized_path, config.tokenized_path)
+        log.info(
+            "tokenized datasets written to %s (train with tokenized_path: %s)",
+            config.tokenized_path,
+            config.tokenized_path,
+        )
     return data, manifest, source
 
 
 def _all_attrs(config: TrainConfig) -> list[DatasetAttr]:
     names = config.dataset_names + config.eval_dataset_names
     return resolve_datasets(names, config.dataset_dir) if names else []
-
-
-# --- streaming ----------------------------------------------------------------------------------
-
-
-def _chain_or_interleave(config: TrainConfig, streams: list[Iterator[Example | None]]) -> Iterator[Example | None]:
-    if len(streams) == 1 or config.mix_strategy == "concat":
-        for stream in streams:
-            yield from stream
-        return
-    import numpy as np
-
-    probabilities = probabilities_of(config.interleave_probs)
-    rng = np.random.default_rng(config.seed)
-    live = list(range(len(streams)))
-    while live:
-        source = int(rng.choice(live, p=_renormalized(probabilities, live))) if probabilities else live[0]
-        try:
-            yield next(streams[source])
-        except StopIteration:
-            if config.mix_strategy == "interleave_under":
-                return
-            live.remove(source)
-            continue
-        if not probabilities:
-            live.append(live.pop(0))  # round robin
-
-
-def _renormalized(probabilities: list[float], live: list[int]) -> list[float]:
-    total = sum(probabilities[i] for i in live)
-    return [probabilities[i] / total for i in live]
-
-
-def _shuffled(entries: Iterable[Example | None], buffer_size: int, seed: int) -> Iterator[Example | None]:
-    import random
-
-    rng = random.Random(seed)
-    buffer: list[Example | None] = []
-    for entry in entries:
-        if len(buffer) < buffer_size:
-            buffer.append(entry)
-            continue
-        index = rng.randrange(buffer_size)
-        yield buffer[index]
-        buffer[index] = entry
-    rng.shuffle(buffer)
-    yield from buffer
-
-
-def _streamed_module(config: TrainConfig, tokenizer: PreTrainedTokenizerBase, template: Template) -> DatasetModule:
-    """Rows are read, converted and tokenized while training consumes them."""
-    from datasets import IterableDataset
-
-    check_data_config(config)
-    kind = kind_for(config.stage)
-    options = process_options(config, tokenizer)
-    held_out = int(config.val_size) if config.val_size else 0
-
-    def examples(names: list[str]) -> Iterator[Example | None]:
-        attrs = resolve_datasets(names, config.dataset_dir)
-        streams = [stream_dataset(attr, load_options(config, kind), config.stage) for attr in attrs]
-        return _shuffled(_chain_or_interleave(config, streams), config.buffer_size, config.seed)
-
-    def rows(names: list[str], part: str, generating: bool) -> Iterator[dict[str, Any]]:
-        processor = make_processor(kind_for(config.stage, generating), template.bind(tokenizer), PieceEncoder(tokenizer), options)
-        stream = examples(names)
-        if part == "head":
-            stream = (entry for _, entry in zip(range(held_out), stream))
-        elif part == "tail":
-            stream = (entry for index, entry in enumerate(stream) if index >= held_out)
-        yield from stream_batches(processor, stream, config.preprocessing_batch_size)
-
-    def dataset(names: list[str], part: str, generating: bool = False) -> IterableDataset:
-        return IterableDataset.from_generator(rows, gen_kwargs={"names": names, "part": part, "generating": generating})
-
-    train = dataset(config.dataset_names, "tail" if held_out else "all") if config.dataset_names else None
-    gen = config.predict_with_generate
-    evals = dataset(config.dataset_names, "head", gen) if held_out else None
-    if config.eval_dataset_names:
-        evals = dataset(config.eval_dataset_names, "all", gen)
-    return DatasetModule(train, evals, "streaming")

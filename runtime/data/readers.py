@@ -9,7 +9,14 @@ from typing import Any
 
 from .errors import DataError
 
-FILE_TYPES = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet", ".arrow": "arrow", ".txt": "text"}
+FILE_TYPES = {
+    ".json": "json",
+    ".jsonl": "json",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".arrow": "arrow",
+    ".txt": "text",
+}
 
 
 def data_files(path: Path, dataset_name: str, what: str) -> list[Path]:
@@ -32,7 +39,9 @@ def data_files(path: Path, dataset_name: str, what: str) -> list[Path]:
 
 def local_files(attr: Any, dataset_dir: str | Path) -> list[Path]:
     """The files named by file_name, relative to dataset_dir."""
-    return data_files(Path(dataset_dir) / attr.file_name, attr.name, f"file_name '{attr.file_name}' in {dataset_dir}")
+    return data_files(
+        Path(dataset_dir) / attr.file_name, attr.name, f"file_name '{attr.file_name}' in {dataset_dir}"
+    )
 
 
 def read_rows(files: list[Path], dataset_name: str) -> list[dict[str, Any]]:
@@ -93,7 +102,9 @@ def _json_line(line: str, file: Path, number: int, dataset_name: str) -> dict[st
     except json.JSONDecodeError as err:
         raise DataError(f"dataset '{dataset_name}': {file} line {number} is not valid JSON: {err}") from None
     if not isinstance(row, dict):
-        raise DataError(f"dataset '{dataset_name}': {file} line {number} must be a JSON object, got {type(row).__name__}")
+        raise DataError(
+            f"dataset '{dataset_name}': {file} line {number} must be a JSON object, got {type(row).__name__}"
+        )
     return row
 
 

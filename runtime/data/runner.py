@@ -77,7 +77,9 @@ def run_processor(
     return columns
 
 
-def stream_batches(processor: Processor, entries: Iterable[Example | None], batch_size: int) -> Iterator[dict[str, Any]]:
+def stream_batches(
+    processor: Processor, entries: Iterable[Example | None], batch_size: int
+) -> Iterator[dict[str, Any]]:
     """Rows of a stream, tokenized a batch at a time."""
     batch: list[Example | None] = []
     for entry in entries:

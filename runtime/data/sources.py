@@ -31,7 +31,9 @@ class Source:
 def open_source(attr: DatasetAttr, dataset_dir: str, streaming: bool = False) -> Source:
     kind = attr.load_from
     if kind == "file":
-        files = data_files(Path(dataset_dir) / str(attr.file_name), attr.name, f"file_name '{attr.file_name}'")
+        files = data_files(
+            Path(dataset_dir) / str(attr.file_name), attr.name, f"file_name '{attr.file_name}'"
+        )
         rows = iter_rows(files, attr.name) if streaming else read_rows(files, attr.name)
         return Source(rows, files)
     if kind == "hf_hub":
@@ -61,13 +63,19 @@ def _hf_snapshot(attr: DatasetAttr) -> Path:
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(str(attr.hf_hub_url), repo_type="dataset", local_files_only=True))
+        cache = os.environ.get("HF_HUB_CACHE")  # read now: huggingface_hub reads it once, at import
+        return Path(
+            snapshot_download(
+                str(attr.hf_hub_url), repo_type="dataset", local_files_only=True, cache_dir=cache
+            )
+        )
     except Exception:
         from huggingface_hub import constants
 
         raise DataError(
             f"dataset '{attr.name}': hf_hub_url '{attr.hf_hub_url}' is not in the local hub cache "
-            f"({constants.HF_HUB_CACHE}) and this machine could not reach the hub; {_prefetch_hint(attr)}"
+            f"({os.environ.get('HF_HUB_CACHE') or constants.HF_HUB_CACHE}) and this machine could not reach the hub; "
+            f"{_prefetch_hint(attr)}"
         ) from None
 
 
@@ -80,7 +88,11 @@ def _other_hub_folder(attr: DatasetAttr) -> Path:
         hub, key, tool = "ModelScope", "ms_hub_url", f"modelscope download --dataset {repo} --local_dir DIR"
     else:
         roots = [os.environ.get("OPENMIND_CACHE", ""), str(home / "openmind" / "hub")]
-        hub, key, tool = "Modelers", "om_hub_url", f"openmind-cli pull {repo} --repo_type dataset --local_dir DIR"
+        hub, key, tool = (
+            "Modelers",
+            "om_hub_url",
+            f"openmind-cli pull {repo} --repo_type dataset --local_dir DIR",
+        )
     candidates = [Path(root) / "datasets" / repo for root in roots if root]
     for folder in candidates:
         if folder.is_dir():
@@ -99,7 +111,12 @@ def _from_folder(attr: DatasetAttr, folder: Path, streaming: bool, local: bool) 
 
     try:
         loaded = datasets.load_dataset(
-            str(folder), name=attr.subset, data_dir=attr.folder, split=attr.split, streaming=streaming
+            str(folder),
+            name=attr.subset,
+            data_dir=attr.folder,
+            split=attr.split,
+            streaming=streaming,
+            cache_dir=os.environ.get("HF_DATASETS_CACHE"),
         )
     except Exception as err:
         raise DataError(
@@ -132,13 +149,17 @@ def read_cloud_json(path: str, dataset_name: str) -> list[dict[str, Any]]:
 
     protocol = path.split("://", 1)[0] if "://" in path else ""
     if not protocol:
-        raise DataError(f"dataset '{dataset_name}': cloud_file_name '{path}' needs a protocol, e.g. s3:// or gs://")
+        raise DataError(
+            f"dataset '{dataset_name}': cloud_file_name '{path}' needs a protocol, e.g. s3:// or gs://"
+        )
     try:
         fs = fsspec.filesystem(protocol)
     except (ImportError, ValueError) as err:
         package = CLOUD_PACKAGES.get(protocol)
         hint = f"install {package} (pip install {package})" if package else "use s3:// or gs://"
-        raise DataError(f"dataset '{dataset_name}': cannot open cloud_file_name '{path}': {err}; {hint}") from None
+        raise DataError(
+            f"dataset '{dataset_name}': cannot open cloud_file_name '{path}': {err}; {hint}"
+        ) from None
     try:
         files = sorted(fs.find(path)) if fs.isdir(path) else [path]
     except Exception as err:
@@ -161,4 +182,6 @@ def _cloud_rows(fs: Any, file: str, protocol: str, dataset_name: str) -> Iterato
         else:
             yield from json.loads(text)
     except json.JSONDecodeError as err:
-        raise DataError(f"dataset '{dataset_name}': {protocol}://{file.split('://')[-1]} is not valid JSON: {err}") from None
+        raise DataError(
+            f"dataset '{dataset_name}': {protocol}://{file.split('://')[-1]} is not valid JSON: {err}"
+        ) from None

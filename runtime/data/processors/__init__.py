@@ -13,7 +13,15 @@ from .encoder import PieceEncoder
 if TYPE_CHECKING:
     from ..templates import BoundTemplate
 
-__all__ = ["IGNORE_INDEX", "KINDS", "STAGE_KINDS", "ProcessOptions", "Processor", "kind_for", "make_processor"]
+__all__ = [
+    "IGNORE_INDEX",
+    "KINDS",
+    "STAGE_KINDS",
+    "ProcessOptions",
+    "Processor",
+    "kind_for",
+    "make_processor",
+]
 
 # stage → processor kind. dpo covers its orpo and simpo losses (pref_loss), as in LLaMA-Factory.
 STAGE_KINDS: dict[str, str] = {
@@ -38,7 +46,9 @@ def kind_for(stage: str, generating: bool = False) -> str:
 
 def _odd_prompt(example: Example) -> str | None:
     if len(example.prompt) % 2 != 1:
-        return f"the prompt has {len(example.prompt)} messages; it needs an odd number (ending with a user turn)"
+        return (
+            f"the prompt has {len(example.prompt)} messages; it needs an odd number (ending with a user turn)"
+        )
     return None
 
 
@@ -83,7 +93,9 @@ def problem_for(kind: str, example: Example) -> str | None:
     return None
 
 
-def make_processor(kind: str, bound: BoundTemplate, encoder: PieceEncoder, options: ProcessOptions) -> Processor:
+def make_processor(
+    kind: str, bound: BoundTemplate, encoder: PieceEncoder, options: ProcessOptions
+) -> Processor:
     from .feedback import FeedbackProcessor
     from .packing import PackedSupervisedProcessor
     from .pairwise import PairwiseProcessor

@@ -38,6 +38,22 @@ class Processor(Protocol):
     def __call__(self, batch: Sequence[Example | None]) -> Columns: ...
 
 
+_ONES: dict[int, list[int]] = {}
+
+
+def ones(length: int) -> list[int]:
+    """An all-ones attention mask. Rows of one length share one list (never change it in place),
+    which also lets the Arrow writer recognise the column without reading it."""
+    mask = _ONES.get(length)
+    if mask is None:
+        mask = _ONES[length] = [1] * length
+    return mask
+
+
+def all_ones(rows: list[Any]) -> bool:
+    return all(row is _ONES.get(len(row)) for row in rows)
+
+
 def media_column(items: list[Any]) -> list[Any] | None:
     """LLaMA-Factory stores rows without media as None, not as an empty list."""
     return items or None

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from ..example import Example, Message
 from ..templates import BoundTemplate
-from .base import IGNORE_INDEX, Columns, ProcessOptions, empty_columns, media_column
+from .base import IGNORE_INDEX, Columns, ProcessOptions, empty_columns, media_column, ones
 from .encoder import PieceEncoder
 from .seqlen import infer_seqlen
 
@@ -26,7 +26,7 @@ def _previous_valid(batch: Sequence[Example | None], index: int) -> Example | No
 
 
 class FeedbackProcessor:
-    columns = (
+    columns: tuple[str, ...] = (
         "input_ids", "attention_mask", "labels",
         "kl_input_ids", "kl_attention_mask", "kl_labels", "kto_tags",
         "images", "videos", "audios",
@@ -55,10 +55,12 @@ class FeedbackProcessor:
         for example, tag in rows:
             for prefix in ("", "kl_"):
                 prompt_ids, answer_ids = next(ids), next(ids) + eos
-                source_len, target_len = infer_seqlen(len(prompt_ids), len(answer_ids), self.options.cutoff_len)
+                source_len, target_len = infer_seqlen(
+                    len(prompt_ids), len(answer_ids), self.options.cutoff_len
+                )
                 input_ids = prompt_ids[:source_len] + answer_ids[:target_len]
                 columns[f"{prefix}input_ids"].append(input_ids)
-                columns[f"{prefix}attention_mask"].append([1] * len(input_ids))
+                columns[f"{prefix}attention_mask"].append(ones(len(input_ids)))
                 columns[f"{prefix}labels"].append([IGNORE_INDEX] * source_len + answer_ids[:target_len])
             columns["kto_tags"].append(tag)
             columns["images"].append(media_column(example.images))

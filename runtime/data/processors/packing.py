@@ -20,8 +20,9 @@ MAX_SUBSEQ_INDEX = 2**32  # LLaMA-Factory's filler for "no media in this packed 
 
 
 def greedy_knapsack(lengths: list[int], capacity: int) -> list[list[int]]:
-    """Fill rows largest-first: each row takes the longest remaining length that still fits."""
-    remaining = sorted(lengths)
+    """Fill rows largest-first: each row takes the longest remaining length that still fits.
+    Lengths above the capacity fit nowhere and are left out."""
+    remaining = sorted(length for length in lengths if length <= capacity)
     knapsacks = []
     while remaining:
         knapsack = []

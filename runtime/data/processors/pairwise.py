@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 from ..example import Example
 from ..templates import BoundTemplate
-from .base import IGNORE_INDEX, Columns, ProcessOptions, empty_columns, media_column
+from .base import IGNORE_INDEX, Columns, ProcessOptions, empty_columns, media_column, ones
 from .encoder import PieceEncoder
 from .seqlen import infer_seqlen
 
 
 class PairwiseProcessor:
-    columns = (
+    columns: tuple[str, ...] = (
         "chosen_input_ids", "chosen_attention_mask", "chosen_labels",
         "rejected_input_ids", "rejected_attention_mask", "rejected_labels",
         "images", "videos", "audios",
@@ -27,8 +27,12 @@ class PairwiseProcessor:
         examples = [example for example in batch if example is not None]
         turns = []
         for example in examples:
-            prompt, chosen = self.bound.oneturn([*example.prompt, example.response[0]], example.system, example.tools)
-            _, rejected = self.bound.oneturn([*example.prompt, example.response[1]], example.system, example.tools)
+            prompt, chosen = self.bound.oneturn(
+                [*example.prompt, example.response[0]], example.system, example.tools
+            )
+            _, rejected = self.bound.oneturn(
+                [*example.prompt, example.response[1]], example.system, example.tools
+            )
             turns += [prompt, chosen, rejected]
         ids = iter(self.encoder.encode_turns(turns))
         columns = empty_columns(self.columns)
@@ -40,9 +44,12 @@ class PairwiseProcessor:
                 len(prompt_ids), max(len(chosen_ids), len(rejected_ids)), self.options.cutoff_len
             )
             prompt_ids = prompt_ids[:source_len]
-            for name, answer in (("chosen", chosen_ids[:target_len]), ("rejected", rejected_ids[:target_len])):
+            for name, answer in (
+                ("chosen", chosen_ids[:target_len]),
+                ("rejected", rejected_ids[:target_len]),
+            ):
                 columns[f"{name}_input_ids"].append(prompt_ids + answer)
-                columns[f"{name}_attention_mask"].append([1] * (source_len + len(answer)))
+                columns[f"{name}_attention_mask"].append(ones(source_len + len(answer)))
                 columns[f"{name}_labels"].append([IGNORE_INDEX] * source_len + answer)
             columns["images"].append(media_column(example.images))
             columns["videos"].append(media_column(example.videos))

@@ -8,12 +8,12 @@ from itertools import chain
 from typing import Any
 
 from ..example import Example
-from .base import Columns, ProcessOptions
+from .base import Columns, ProcessOptions, ones
 from .encoder import PieceEncoder
 
 
 class PretrainProcessor:
-    columns = ("input_ids", "attention_mask")
+    columns: tuple[str, ...] = ("input_ids", "attention_mask")
 
     def __init__(self, encoder: PieceEncoder, options: ProcessOptions) -> None:
         self.encoder = encoder
@@ -30,11 +30,11 @@ class PretrainProcessor:
             if self._bos is not None:
                 texts = [self._bos + text for text in texts]
             ids = [row[:cutoff] for row in self.encoder.encode_texts(texts)]
-            return {"input_ids": ids, "attention_mask": [[1] * len(row) for row in ids]}
+            return {"input_ids": ids, "attention_mask": [ones(len(row)) for row in ids]}
         joined = list(chain.from_iterable(self.encoder.encode_texts(texts)))
         usable = len(joined) // cutoff * cutoff
         blocks = [joined[start : start + cutoff] for start in range(0, usable, cutoff)]
         if self._bos_id is not None:
             for block in blocks:
                 block[0] = self._bos_id
-        return {"input_ids": blocks, "attention_mask": [[1] * cutoff for _ in blocks]}
+        return {"input_ids": blocks, "attention_mask": [ones(cutoff) for _ in blocks]}

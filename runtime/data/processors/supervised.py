@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..example import Example
-from .base import IGNORE_INDEX, Columns, ProcessOptions, empty_columns, media_column
+from ..templates.template import Turn
+from .base import IGNORE_INDEX, Columns, ProcessOptions, empty_columns, media_column, ones
 from .encoder import PieceEncoder
 from .seqlen import infer_seqlen
 
@@ -16,7 +17,13 @@ if TYPE_CHECKING:
 
     from ..templates import BoundTemplate, Template
 
-__all__ = ["IGNORE_INDEX", "SupervisedOptions", "SupervisedProcessor", "build_supervised", "encode_supervised"]
+__all__ = [
+    "IGNORE_INDEX",
+    "SupervisedOptions",
+    "SupervisedProcessor",
+    "build_supervised",
+    "encode_supervised",
+]
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,7 @@ def build_supervised(
 
 
 class SupervisedProcessor:
-    columns = ("input_ids", "attention_mask", "labels", "images", "videos", "audios")
+    columns: tuple[str, ...] = ("input_ids", "attention_mask", "labels", "images", "videos", "audios")
 
     def __init__(self, bound: BoundTemplate, encoder: PieceEncoder, options: ProcessOptions) -> None:
         self.bound = bound
@@ -76,17 +83,17 @@ class SupervisedProcessor:
 
     def encode(self, batch: Sequence[Example | None]) -> list[tuple[Example, list[int], list[int]] | None]:
         """(example, input_ids, labels) per row, None for skipped rows."""
-        rendered = []
-        turns = []
+        rendered: list[int] = []
+        turns: list[Turn] = []
         for example in batch:
             if example is None:
                 rendered.append(0)
                 continue
-            pairs = self.bound.multiturn(
+            rendered_pairs = self.bound.multiturn(
                 example.prompt + example.response, example.system, example.tools, self._discard_history_cot
             )
-            rendered.append(len(pairs))
-            for source, target in pairs:
+            rendered.append(len(rendered_pairs))
+            for source, target in rendered_pairs:
                 turns += [source, target]
         ids = iter(self.encoder.encode_turns(turns))
         eos = self.bound.eos_token_id
@@ -108,7 +115,7 @@ class SupervisedProcessor:
                 continue
             example, input_ids, labels = item
             columns["input_ids"].append(input_ids)
-            columns["attention_mask"].append([1] * len(input_ids))
+            columns["attention_mask"].append(ones(len(input_ids)))
             columns["labels"].append(labels)
             columns["images"].append(media_column(example.images))
             columns["videos"].append(media_column(example.videos))

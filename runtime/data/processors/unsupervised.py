@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 from ..example import Example, Message
 from ..templates import BoundTemplate
-from .base import Columns, ProcessOptions, empty_columns, media_column
+from .base import Columns, ProcessOptions, empty_columns, media_column, ones
 from .encoder import PieceEncoder
 from .seqlen import infer_seqlen
 
 
 class UnsupervisedProcessor:
-    columns = ("input_ids", "attention_mask", "labels", "images", "videos", "audios")
+    columns: tuple[str, ...] = ("input_ids", "attention_mask", "labels", "images", "videos", "audios")
 
     def __init__(self, bound: BoundTemplate, encoder: PieceEncoder, options: ProcessOptions) -> None:
         self.bound = bound
@@ -33,7 +33,7 @@ class UnsupervisedProcessor:
             source_len, target_len = infer_seqlen(len(input_ids), len(labels), self.options.cutoff_len)
             input_ids = input_ids[:source_len]
             columns["input_ids"].append(input_ids)
-            columns["attention_mask"].append([1] * len(input_ids))
+            columns["attention_mask"].append(ones(len(input_ids)))
             columns["labels"].append(labels[:target_len])
             columns["images"].append(media_column(example.images))
             columns["videos"].append(media_column(example.videos))

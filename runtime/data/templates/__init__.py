@@ -4,4 +4,11 @@ from .registry import builtin_templates, get_template
 from .resolve import base_template, resolve_template
 from .template import BoundTemplate, Template
 
-__all__ = ["BoundTemplate", "Template", "base_template", "builtin_templates", "get_template", "resolve_template"]
+__all__ = [
+    "BoundTemplate",
+    "Template",
+    "base_template",
+    "builtin_templates",
+    "get_template",
+    "resolve_template",
+]

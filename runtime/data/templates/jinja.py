@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from .template import CONTENT, Slot, Template
@@ -34,10 +35,12 @@ def _extra_chars(short: str, long: str) -> str:
 
 def parse_chat_template(tokenizer: PreTrainedTokenizerBase, name: str = "tokenizer") -> Template:
     """A template whose slots reproduce the tokenizer's chat template for plain conversations."""
-    prefix = tokenizer.decode(tokenizer.encode(""))
+    prefix = str(tokenizer.decode(tokenizer.encode("")))
     user, assistant, system = ({"role": r, "content": CONTENT} for r in ("user", "assistant", "system"))
     system_slot = _render(tokenizer, [system], False)[len(prefix) :]
-    user_after_empty_system = _render(tokenizer, [{"role": "system", "content": ""}, user], True)[len(prefix) :]
+    user_after_empty_system = _render(tokenizer, [{"role": "system", "content": ""}, user], True)[
+        len(prefix) :
+    ]
     user_slot = _render(tokenizer, [user], True)[len(prefix) :]
     assistant_slot = _render(tokenizer, [user, assistant], False)[len(prefix) + len(user_slot) :]
     reasoning = "<think>" in assistant_slot
@@ -119,7 +122,5 @@ def jinja_for(template: Template, tokenizer: Any) -> str:
 def fix_jinja_template(tokenizer: Any, template: Template) -> None:
     """Give the tokenizer this template's Jinja when it has none, or when the template asks."""
     if tokenizer.chat_template is None or template.replace_jinja_template:
-        try:
+        with contextlib.suppress(ValueError):  # a template with named tokens keeps the tokenizer's own
             tokenizer.chat_template = jinja_for(template, tokenizer)
-        except ValueError:
-            pass  # a template with named tokens keeps the tokenizer's own chat template

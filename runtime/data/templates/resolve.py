@@ -24,7 +24,9 @@ def base_template(name: str | None, tokenizer: PreTrainedTokenizerBase) -> Templ
     if name:
         return get_template(name)
     if isinstance(getattr(tokenizer, "chat_template", None), str):
-        log.warning("template is not set: using the tokenizer's own chat template; set template: to be explicit")
+        log.warning(
+            "template is not set: using the tokenizer's own chat template; set template: to be explicit"
+        )
         try:
             return parse_chat_template(tokenizer)
         except Exception as err:  # a Jinja template that cannot render marker messages
@@ -32,7 +34,9 @@ def base_template(name: str | None, tokenizer: PreTrainedTokenizerBase) -> Templ
                 f"template is not set and the tokenizer's chat template cannot be parsed ({err}); "
                 "set template: to one of the built-in templates"
             ) from None
-    log.warning("template is not set and the tokenizer has no chat template: using 'empty' (no chat formatting)")
+    log.warning(
+        "template is not set and the tokenizer has no chat template: using 'empty' (no chat formatting)"
+    )
     return get_template("empty")
 
 

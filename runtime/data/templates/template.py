@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from ..errors import RowError
 from ..example import Message
@@ -19,8 +19,8 @@ from ..example import Message
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-Slot = Union[str, dict[str, str]]
-Piece = Union[str, int]  # text still to be tokenized, or a token id
+Slot = str | dict[str, str]
+Piece = str | int  # text still to be tokenized, or a token id
 Turn = list[Piece]
 
 CONTENT = "{{content}}"
@@ -67,7 +67,7 @@ class Template:
         *,
         tool_format: str | None = None,
         default_system: str | None = None,
-        enable_thinking: bool | None | str = "keep",
+        enable_thinking: bool | str | None = "keep",
         preserve_thinking: bool | None = None,
     ) -> Template:
         """The template with a config's overrides. A new tool_format also resets the function slots
@@ -77,7 +77,9 @@ class Template:
             from .tools import check_tool_format
 
             check_tool_format(tool_format)
-            plain: tuple[Slot, ...] = (CONTENT,) if self.efficient_eos else (CONTENT, {"special": "eos_token"})
+            plain: tuple[Slot, ...] = (
+                (CONTENT,) if self.efficient_eos else (CONTENT, {"special": "eos_token"})
+            )
             changes.update(tool_format=tool_format, function=plain)
         if default_system is not None:
             changes["default_system"] = default_system
@@ -95,14 +97,18 @@ class Template:
     def encode_turns(
         self, tokenizer: PreTrainedTokenizerBase, messages: list[Message], system: str = "", tools: str = ""
     ) -> list[list[int]]:
-        return [_encode_pieces(tokenizer, turn) for turn in self.bind(tokenizer).render(messages, system, tools)]
+        return [
+            _encode_pieces(tokenizer, turn) for turn in self.bind(tokenizer).render(messages, system, tools)
+        ]
 
     def encode_pairs(
         self, tokenizer: PreTrainedTokenizerBase, messages: list[Message], system: str = "", tools: str = ""
     ) -> list[tuple[list[int], list[int]]]:
         """(prompt ids, response ids) per exchange."""
         pairs = self.bind(tokenizer).multiturn(messages, system, tools)
-        return [(_encode_pieces(tokenizer, source), _encode_pieces(tokenizer, target)) for source, target in pairs]
+        return [
+            (_encode_pieces(tokenizer, source), _encode_pieces(tokenizer, target)) for source, target in pairs
+        ]
 
 
 def _encode_pieces(tokenizer: PreTrainedTokenizerBase, turn: Turn) -> list[int]:
@@ -135,7 +141,9 @@ class BoundTemplate:
         self._observation = self._compile(t.slots_for("observation"))
         self._prefix = self._compile(t.prefix)
         self.thought = t.thought_words[0] + t.thought_words[1]
-        self._thought_re = re.compile(f"{re.escape(t.thought_words[0])}(.*?){re.escape(t.thought_words[1])}", re.DOTALL)
+        self._thought_re = re.compile(
+            f"{re.escape(t.thought_words[0])}(.*?){re.escape(t.thought_words[1])}", re.DOTALL
+        )
 
     def _compile(self, slots: tuple[Slot, ...]) -> list[Piece]:
         parts: list[Piece] = []
@@ -145,7 +153,9 @@ class BoundTemplate:
             elif "token" in slot:
                 token_id = self._tokenizer.convert_tokens_to_ids(slot["token"])
                 unk = getattr(self._tokenizer, "unk_token_id", None)
-                if token_id is None or (token_id == unk and slot["token"] != getattr(self._tokenizer, "unk_token", None)):
+                if token_id is None or (
+                    token_id == unk and slot["token"] != getattr(self._tokenizer, "unk_token", None)
+                ):
                     raise ValueError(
                         f"template '{self.template.name}' needs the token {slot['token']!r}, which the tokenizer "
                         "does not have; use the model's own tokenizer or add it with add_special_tokens"

@@ -49,9 +49,15 @@ def _default_tools(tools: list[dict[str, Any]]) -> str:
         for name, spec in parameters["properties"].items():
             required = ", required" if name in parameters.get("required", []) else ""
             enum = f", should be one of [{', '.join(spec['enum'])}]" if spec.get("enum") else ""
-            items = f", where each item should be {spec['items'].get('type', '')}" if spec.get("items") else ""
-            args += f"  - {name} ({spec.get('type', '')}{required}): {spec.get('description', '')}{enum}{items}\n"
-        described += f"> Tool Name: {fn['name']}\nTool Description: {fn.get('description', '')}\nTool Args:\n{args}\n"
+            items = (
+                f", where each item should be {spec['items'].get('type', '')}" if spec.get("items") else ""
+            )
+            args += (
+                f"  - {name} ({spec.get('type', '')}{required}): {spec.get('description', '')}{enum}{items}\n"
+            )
+        described += (
+            f"> Tool Name: {fn['name']}\nTool Description: {fn.get('description', '')}\nTool Args:\n{args}\n"
+        )
         names.append(fn["name"])
     return (
         f"You have access to the following tools:\n{described}"
@@ -155,7 +161,9 @@ TOOL_FORMATS: dict[str, tuple[ToolsWriter, CallsWriter]] = {
 
 def check_tool_format(name: str) -> None:
     if name not in TOOL_FORMATS:
-        raise ValueError(f"tool_format '{name}' is not supported; supported: {', '.join(sorted(TOOL_FORMATS))}")
+        raise ValueError(
+            f"tool_format '{name}' is not supported; supported: {', '.join(sorted(TOOL_FORMATS))}"
+        )
 
 
 def render_tools(name: str, tools: str) -> str:
@@ -174,7 +182,9 @@ def render_tools(name: str, tools: str) -> str:
     try:
         return TOOL_FORMATS[name][0](parsed)
     except (KeyError, TypeError, AttributeError) as err:
-        raise RowError(f"a tool description lacks {err} (each needs name and parameters.properties)") from None
+        raise RowError(
+            f"a tool description lacks {err} (each needs name and parameters.properties)"
+        ) from None
 
 
 def render_function_call(
@@ -188,7 +198,9 @@ def render_function_call(
     check_tool_format(name)
     writer = TOOL_FORMATS[name][1]
     if tool_call_words:
-        pattern = re.compile(f"{re.escape(tool_call_words[0])}(.*?){re.escape(tool_call_words[1])}", re.DOTALL)
+        pattern = re.compile(
+            f"{re.escape(tool_call_words[0])}(.*?){re.escape(tool_call_words[1])}", re.DOTALL
+        )
         match = pattern.search(content)
         if match is not None:
             return content.replace(match.group(0), "") + writer(_parse_calls(match.group(1)))

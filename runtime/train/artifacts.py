@@ -28,3 +28,30 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     if not file.exists():
         return []
     return [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+ALL_RESULTS = "all_results.json"
+
+
+def save_metrics(output_dir: str | Path, split: str, metrics: dict[str, Any], is_main: bool = True) -> None:
+    """`{split}_results.json` and the merged `all_results.json`, as the Trainer names them; main
+    process only, each file replaced atomically."""
+    if not is_main:
+        return
+    folder = Path(output_dir)
+    clean = {key: _plain(value) for key, value in metrics.items()}
+    write_json_atomic(folder / f"{split}_results.json", clean)
+    merged: dict[str, Any] = {}
+    if (folder / ALL_RESULTS).is_file():
+        try:
+            merged = json.loads((folder / ALL_RESULTS).read_text(encoding="utf-8"))
+        except ValueError:
+            merged = {}
+    merged.update(clean)
+    write_json_atomic(folder / ALL_RESULTS, merged)
+
+
+def _plain(value: Any) -> Any:
+    """numpy and torch scalars as plain numbers."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value

@@ -10,7 +10,7 @@ from typing import Any
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from .artifacts import PROGRESS_FILE, TRAINER_LOG, append_jsonl, write_json_atomic
-from .checkpoints import latest_complete_checkpoint
+from .checkpoints import latest_complete_checkpoint, mark_complete, rotate_checkpoints, sync_folder
 
 
 class TrainerLogCallback(TrainerCallback):
@@ -22,7 +22,9 @@ class TrainerLogCallback(TrainerCallback):
         self.last: dict[str, Any] = {}  # the latest loss and lr survive log lines without them
         self.remaining: float | None = None
 
-    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> Any:
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any
+    ) -> Any:
         self.start_time = time.time()
         self.start_step = state.global_step  # resumed runs measure speed from where they started
 
@@ -51,18 +53,20 @@ class TrainerLogCallback(TrainerCallback):
             record["throughput"] = round(state.num_input_tokens_seen / max(elapsed, 1e-6), 2)
             record["total_tokens"] = state.num_input_tokens_seen
         record = {key: value for key, value in record.items() if value is not None}
-        append_jsonl(Path(args.output_dir) / TRAINER_LOG, record)
+        append_jsonl(Path(str(args.output_dir)) / TRAINER_LOG, record)
         self.last.update({k: record[k] for k in ("loss", "lr", "throughput") if k in record})
         self.remaining = remaining
         self._write_progress(args, state)
 
-    def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any) -> Any:
+    def on_save(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any
+    ) -> Any:
         if state.is_world_process_zero:
             self._write_progress(args, state)
 
     def _write_progress(self, args: TrainingArguments, state: TrainerState) -> None:
-        output = Path(args.output_dir)
-        latest = latest_complete_checkpoint(output)
+        output = Path(str(args.output_dir))
+        latest = latest_complete_checkpoint(output, warn=False)
         progress = {
             "step": state.global_step,
             "totalSteps": state.max_steps,
@@ -75,3 +79,36 @@ class TrainerLogCallback(TrainerCallback):
             "updatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         write_json_atomic(output / PROGRESS_FILE, progress)
+
+
+def barrier() -> None:
+    """Wait for every rank (nothing to wait for outside a distributed run)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+class CheckpointCallback(TrainerCallback):
+    """Marks a checkpoint complete once every rank has written it, then applies save_total_limit.
+
+    Each rank flushes the checkpoint folder to disk and waits at a barrier; only then does the
+    saving process write the completion marker. The Trainer's own rotation is switched off (its
+    save_total_limit is None) because it deletes by count, not by completeness: here the newest
+    complete checkpoint is never deleted, whatever the limit.
+    """
+
+    def __init__(self, save_total_limit: int | None) -> None:
+        self.save_total_limit = save_total_limit
+
+    def on_save(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any
+    ) -> Any:
+        folder = Path(str(args.output_dir)) / f"checkpoint-{state.global_step}"
+        if folder.is_dir():
+            sync_folder(folder)
+        barrier()
+        if args.should_save:
+            mark_complete(folder, state.global_step, args.world_size)
+            keep = {Path(state.best_model_checkpoint)} if state.best_model_checkpoint else set()
+            rotate_checkpoints(str(args.output_dir), self.save_total_limit, keep)

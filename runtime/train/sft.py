@@ -1,19 +1,15 @@
-"""Supervised fine-tuning, top to bottom: setup → train → save → plot."""
+"""Supervised fine-tuning, top to bottom: setup → train → save → evaluate → predict."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..data.collator import PaddingCollator
-from ..data.pipeline import load_all_examples, tokenize_supervised
-from ..data.templates import get_template
-from ..data.templates.tokenizer_fix import fix_tokenizer
-from ..model.adapters import attach_adapters
-from ..model.loader import load_model, load_tokenizer, prepare_for_training
-from .callbacks import TrainerLogCallback
-from .plot import plot_loss
-from .setup import hf_training_arguments, reset_output_dir, resume_point
+from ..model.attention import use_varlen_sdpa
+from .batching import PaddingFreeCollator, supports_padding_free
+from .optim import optimizers_for
+from .recipe import Run, build_model, callbacks_for, evaluate, start, train
 
 if TYPE_CHECKING:
     from ..config import TrainConfig
@@ -22,74 +18,89 @@ log = logging.getLogger(__name__)
 
 
 def run_sft(config: TrainConfig) -> None:
-    from transformers import Seq2SeqTrainer
+    from .trainers.base import KubeTrainer
 
-    args = hf_training_arguments(config)
-    resume = resume_point(config, args.output_dir)
-    tokenizer = load_tokenizer(config)
-    template = get_template(config.template or _fallback_template())
-    fix_tokenizer(tokenizer, template)
-    if config.default_system is not None:
-        template = _with_system(template, config.default_system)
-
-    train_rows = tokenize_supervised(load_all_examples(config, config.dataset_names), template, tokenizer, config)
-    eval_rows = (
-        tokenize_supervised(load_all_examples(config, config.eval_dataset_names), template, tokenizer, config)
-        if config.eval_dataset_names
-        else None
-    )
-    train_rows, eval_rows = _split_validation(train_rows, eval_rows, config)
-    log.info("training on %d examples (%d for evaluation)", len(train_rows), len(eval_rows or []))
-
-    model = load_model(config, tokenizer)
-    prepare_for_training(model, config)
-    model = attach_adapters(model, config)
-
-    reset_output_dir(config, args.output_dir)
-    trainer = Seq2SeqTrainer(
+    run = start(config)
+    model = build_model(config, run)
+    generating = config.predict_with_generate
+    trainer = KubeTrainer(
         model=model,
-        args=args,
-        train_dataset=train_rows if config.do_train else None,  # type: ignore[arg-type]
-        eval_dataset=eval_rows,  # type: ignore[arg-type]
-        data_collator=PaddingCollator(pad_token_id=int(tokenizer.pad_token_id)),
-        processing_class=tokenizer,
-        callbacks=[TrainerLogCallback()],
+        args=run.args,
+        train_dataset=run.data.train_dataset if config.do_train else None,
+        eval_dataset=None if generating else run.data.eval_dataset,
+        data_collator=training_collator(config, run, model),
+        eval_collator=padded_collator(config, run),
+        processing_class=run.tokenizer,
+        callbacks=callbacks_for(config),
+        optimizers=optimizers_for(model, run.args, config),
+        **accuracy_metrics(config),
     )
     if config.do_train:
-        result = trainer.train(resume_from_checkpoint=resume)
-        trainer.save_model()
-        tokenizer.save_pretrained(args.output_dir)
-        trainer.log_metrics("train", result.metrics)
-        trainer.save_metrics("train", result.metrics)
-        trainer.save_state()
-        if config.plot_loss and trainer.is_world_process_zero():
-            plot_loss(args.output_dir)
-    if config.do_eval and eval_rows:
-        metrics = trainer.evaluate()
-        trainer.log_metrics("eval", metrics)
-        trainer.save_metrics("eval", metrics)
+        train(trainer, run, plot_keys=("loss", "eval_loss", "eval_accuracy"))
+    if generating:
+        generate_and_score(trainer, run)
+    else:
+        evaluate(trainer, run)
 
 
-def _fallback_template() -> str:
-    log.warning("template is not set: using 'empty' (no chat formatting); set template: to match your model")
-    return "empty"
+def training_collator(config: TrainConfig, run: Run, model: Any) -> Any:
+    """Padding-free unless rows are packed (already full) or the model cannot take it."""
+    if config.packing or config.neat_packing:
+        return padded_collator(config, run)
+    if supports_padding_free(model.config):
+        if use_varlen_sdpa(model):
+            log.info("padding-free batches with per-example SDPA attention")
+        return PaddingFreeCollator()
+    log.info(
+        "padding to the longest row: %s attention cannot take padding-free batches",
+        model.config._attn_implementation,
+    )
+    return padded_collator(config, run)
 
 
-def _with_system(template, system: str):  # type: ignore[no-untyped-def]
-    from dataclasses import replace
+def padded_collator(config: TrainConfig, run: Run) -> PaddingCollator:
+    """Rows padded to the longest; neat-packed rows get a block-diagonal mask in the compute dtype."""
+    from ..model.loader import compute_dtype
 
-    return replace(template, default_system=system)
+    pad_id = int(run.tokenizer.pad_token_id)
+    return PaddingCollator(pad_id, block_diagonal=config.neat_packing, mask_dtype=compute_dtype(config))
 
 
-def _split_validation(
-    train_rows: list[dict[str, list[int]]], eval_rows: list[dict[str, list[int]]] | None, config: TrainConfig
-) -> tuple[list[dict[str, list[int]]], list[dict[str, list[int]]] | None]:
-    if not config.val_size or eval_rows is not None:
-        return train_rows, eval_rows
-    import random
+def accuracy_metrics(config: TrainConfig) -> dict[str, Any]:
+    """compute_accuracy: next-token accuracy on the answers, from argmax ids (not whole logits)."""
+    if not config.compute_accuracy:
+        return {}
+    from .metrics import token_accuracy
 
-    count = int(config.val_size) if config.val_size >= 1 else max(1, int(len(train_rows) * config.val_size))
-    order = list(range(len(train_rows)))
-    random.Random(config.seed).shuffle(order)
-    held = set(order[:count])
-    return [r for i, r in enumerate(train_rows) if i not in held], [r for i, r in enumerate(train_rows) if i in held]
+    def argmax(logits: Any, labels: Any) -> Any:
+        return (logits[0] if isinstance(logits, (list, tuple)) else logits).argmax(dim=-1)
+
+    def metrics(prediction: Any) -> dict[str, float]:
+        return token_accuracy(prediction.predictions, prediction.label_ids)
+
+    return {"compute_metrics": metrics, "preprocess_logits_for_metrics": argmax}
+
+
+def generate_and_score(trainer: Any, run: Run) -> None:
+    """predict_with_generate: do_eval scores generations (eval_*), do_predict also writes them."""
+    from .artifacts import save_metrics
+    from .predict import predict_with_generate
+
+    data = run.data.eval_dataset
+    if data is None:
+        return
+    datasets = data if isinstance(data, dict) else {"": data}
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    for split, write in (("eval", False), ("predict", True)):
+        if not (run.config.do_eval if split == "eval" else run.config.do_predict):
+            continue
+        metrics: dict[str, float] = {}
+        for name, dataset in datasets.items():
+            prefix = f"{split}_{name}" if name else split
+            metrics.update(
+                predict_with_generate(
+                    model, run.tokenizer, dataset, run.config, run.output_dir, prefix, write and not name
+                )
+            )
+        trainer.log_metrics(split, metrics)
+        save_metrics(run.output_dir, split, metrics, run.is_main)

@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from ..errors import UserError
 
 if TYPE_CHECKING:
     from ..config import TrainConfig
 
-from ..errors import UserError
-
 Recipe = Callable[["TrainConfig"], None]
 
-
-def _sft(config: TrainConfig) -> None:
-    from .sft import run_sft
-
-    run_sft(config)
-
-
-STAGES: dict[str, Recipe] = {"sft": _sft}
+# stage → (module, function); imported when used, so that the table costs nothing to read
+STAGES: dict[str, tuple[str, str]] = {
+    "pt": (".pt", "run_pt"),
+    "sft": (".sft", "run_sft"),
+    "rm": (".rm", "run_rm"),
+    "dpo": (".dpo", "run_dpo"),
+    "kto": (".kto", "run_kto"),
+}
 
 
 def recipe_for(stage: str) -> Recipe:
-    try:
-        return STAGES[stage]
-    except KeyError:
-        raise UserError(f"stage: '{stage}' is not supported by this version yet; supported: {sorted(STAGES)}") from None
+    if stage not in STAGES:
+        raise UserError(f"stage: '{stage}' is not supported; supported: {', '.join(STAGES)}")
+    module, function = STAGES[stage]
+    recipe: Recipe = getattr(importlib.import_module(module, __package__), function)
+    return recipe

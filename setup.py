@@ -19,5 +19,8 @@ packages = [
 
 setup(
     packages=packages,
-    package_data={"kubefactory.runtime": ["py.typed", "data/templates/*.yaml"], "kubefactory.operator": ["py.typed"]},
+    package_data={
+        "kubefactory.runtime": ["py.typed", "data/templates/*.yaml"],
+        "kubefactory.operator": ["py.typed"],
+    },
 )

@@ -22,12 +22,20 @@ _CONFIG_HELP = (
 )
 
 
-def _config_command(sub: argparse._SubParsersAction, name: str, summary: str, epilog: str) -> argparse.ArgumentParser:
+def _config_command(
+    sub: argparse._SubParsersAction, name: str, summary: str, epilog: str
+) -> argparse.ArgumentParser:
     parser = sub.add_parser(
-        name, help=summary, description=summary, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+        name,
+        help=summary,
+        description=summary,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("config", nargs="?", help=_CONFIG_HELP)
-    parser.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value overrides, e.g. learning_rate=1e-4")
+    parser.add_argument(
+        "overrides", nargs=argparse.REMAINDER, help="key=value overrides, e.g. learning_rate=1e-4"
+    )
     return parser
 
 
@@ -59,12 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
         "cached and its folder printed.",
     )
     tiny.add_argument("--output", help="folder to write; default: a cache folder keyed by the build settings")
-    tiny.add_argument("--corpus", action="append", default=[], help="text/JSON files to train the tokenizer on")
+    tiny.add_argument(
+        "--corpus", action="append", default=[], help="text/JSON files to train the tokenizer on"
+    )
     tiny.add_argument("--hidden-size", type=int, default=64)
     tiny.add_argument("--layers", type=int, default=2)
     tiny.add_argument("--vocab-size", type=int, default=2048)
     tiny.add_argument("--seed", type=int, default=0)
-    sub.add_parser("env", help="print versions of python, torch, transformers, peft, trl, deepspeed and accelerators")
+    sub.add_parser(
+        "env", help="print versions of python, torch, transformers, peft, trl, deepspeed and accelerators"
+    )
     sub.add_parser("version", help="print the KubeFactory version")
     for module_name in _COMMAND_MODULES:
         importlib.import_module(module_name, __package__).register(sub)

@@ -7,7 +7,18 @@ import platform
 
 from . import __version__
 
-_PACKAGES = ("torch", "transformers", "peft", "trl", "datasets", "accelerate", "deepspeed", "kopf", "vllm", "sglang")
+_PACKAGES = (
+    "torch",
+    "transformers",
+    "peft",
+    "trl",
+    "datasets",
+    "accelerate",
+    "deepspeed",
+    "kopf",
+    "vllm",
+    "sglang",
+)
 
 
 def _version_of(name: str) -> str:

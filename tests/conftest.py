@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO_DATA = Path(os.environ.get("KUBEFACTORY_DEMO_DATA", REPO.parent / "shared" / "datasets" / "llamafactory-demo"))
+DEMO_DATA = Path(
+    os.environ.get("KUBEFACTORY_DEMO_DATA", REPO.parent / "shared" / "datasets" / "llamafactory-demo")
+)
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

@@ -67,7 +67,9 @@ def issue_from_pydantic(error: dict[str, Any], known: Iterable[str]) -> ConfigIs
     message = str(error.get("msg", "invalid value"))
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
-    return ConfigIssue(field, f"{message} (got {given!r})" if kind not in ("value_error", "missing") else message)
+    return ConfigIssue(
+        field, f"{message} (got {given!r})" if kind not in ("value_error", "missing") else message
+    )
 
 
 def _is_union_branch(part: Any) -> bool:

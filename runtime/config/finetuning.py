@@ -30,33 +30,47 @@ class FinetuningArguments(ArgGroup):
     freeze_language_model: bool = arg(False, "Freeze the language model of multimodal models.")
     compute_accuracy: bool = arg(False, "Report token accuracy at evaluation.")
     disable_shuffling: bool = arg(False, "Keep the training data in order.")
-    early_stopping_steps: int | None = arg(None, "Stop when the eval metric has not improved for this many evaluations.")
+    early_stopping_steps: int | None = arg(
+        None, "Stop when the eval metric has not improved for this many evaluations."
+    )
     plot_loss: bool = arg(False, "Draw training_loss.png (and eval loss) in output_dir.")
-    include_effective_tokens_per_second: bool = arg(False, "Report effective (non-padding) tokens per second.")
+    include_effective_tokens_per_second: bool = arg(
+        False, "Report effective (non-padding) tokens per second."
+    )
 
     # freeze
     freeze_trainable_layers: int = arg(
         2, "freeze: number of trainable layers; positive counts from the last layer, negative from the first."
     )
-    freeze_trainable_modules: str = arg("all", "freeze: trainable modules of those layers, comma-separated, or all.")
-    freeze_extra_modules: str | None = arg(None, "freeze: modules outside the layers to train too, comma-separated.")
+    freeze_trainable_modules: str = arg(
+        "all", "freeze: trainable modules of those layers, comma-separated, or all."
+    )
+    freeze_extra_modules: str | None = arg(
+        None, "freeze: modules outside the layers to train too, comma-separated."
+    )
 
     # lora and oft
-    additional_target: str | None = arg(None, "Modules besides the adapters to train and save, comma-separated.")
+    additional_target: str | None = arg(
+        None, "Modules besides the adapters to train and save, comma-separated."
+    )
     lora_alpha: int | None = arg(None, "LoRA scaling factor alpha; default: 2 × lora_rank.")
     lora_dropout: float = arg(0.0, "Dropout of the LoRA layers.", ge=0, le=1)
     lora_rank: int = arg(8, "Rank of the LoRA matrices.", gt=0)
     lora_target: str | list[str] = arg(
         "all", "Modules LoRA is applied to, comma-separated; all = every linear layer except the output head."
     )
-    loraplus_lr_ratio: float | None = arg(None, "LoRA+: learning-rate ratio of the B matrices to the A matrices.")
+    loraplus_lr_ratio: float | None = arg(
+        None, "LoRA+: learning-rate ratio of the B matrices to the A matrices."
+    )
     loraplus_lr_embedding: float = arg(1e-6, "LoRA+: learning rate of LoRA embedding layers.")
     use_rslora: bool = arg(False, "Use rank-stabilised LoRA scaling.")
     use_dora: bool = arg(False, "Use weight-decomposed LoRA (DoRA).")
     pissa_init: bool = arg(False, "Initialise LoRA with PiSSA.")
     pissa_iter: int = arg(16, "Fast-SVD iterations of PiSSA; -1 for a full SVD.")
     pissa_convert: bool = arg(False, "Convert a PiSSA adapter into a normal LoRA adapter when saving.")
-    create_new_adapter: bool = arg(False, "Train a new adapter on top of loaded adapters instead of continuing them.")
+    create_new_adapter: bool = arg(
+        False, "Train a new adapter on top of loaded adapters instead of continuing them."
+    )
     module_dropout: float = arg(0.0, "OFT: module dropout.")
     oft_rank: int = arg(0, "OFT: rank.")
     oft_block_size: int = arg(32, "OFT: block size.")
@@ -78,7 +92,9 @@ class FinetuningArguments(ArgGroup):
     ppo_score_norm: bool = arg(False, "ppo: normalise scores.")
     ppo_target: float = arg(6.0, "ppo: target KL for the adaptive KL control.")
     ppo_whiten_rewards: bool = arg(False, "ppo: whiten rewards before computing advantages.")
-    ref_model: str | None = arg(None, "Reference model for dpo and kto; default: the model with adapters off.")
+    ref_model: str | None = arg(
+        None, "Reference model for dpo and kto; default: the model with adapters off."
+    )
     ref_model_adapters: str | None = arg(None, "Adapters of the reference model.")
     ref_model_quantization_bit: int | None = arg(None, "Quantization bits of the reference model.")
     reward_model: str | None = arg(None, "Reward model for ppo.")
@@ -93,7 +109,9 @@ class FinetuningArguments(ArgGroup):
     galore_rank: int = arg(16, "GaLore: rank.")
     galore_update_interval: int = arg(200, "GaLore: steps between projection updates.")
     galore_scale: float = arg(2.0, "GaLore: scale.")
-    galore_proj_type: Literal["std", "reverse_std", "right", "left", "full"] = arg("std", "GaLore: projection type.")
+    galore_proj_type: Literal["std", "reverse_std", "right", "left", "full"] = arg(
+        "std", "GaLore: projection type."
+    )
     galore_layerwise: bool = arg(False, "GaLore: layer-wise updates.")
     use_apollo: bool = arg(False, "Use the APOLLO optimizer.")
     apollo_target: str = arg("all", "APOLLO: target modules.")

@@ -9,7 +9,8 @@ from .base import ArgGroup, arg
 
 class ModelArguments(ArgGroup):
     model_name_or_path: str | None = arg(
-        None, "Base model: a local folder, a hub id served from the local hub cache, or a pvc:// or s3:// URI."
+        None,
+        "Base model: a local folder, a hub id served from the local hub cache, or a pvc:// or s3:// URI.",
     )
     adapter_name_or_path: str | None = arg(
         None, "Adapters to load on top of the base model, comma-separated, merged in order."
@@ -90,11 +91,15 @@ class ModelArguments(ArgGroup):
     vllm_gpu_util: float = arg(0.7, "vLLM: fraction of accelerator memory to use, between 0 and 1.")
     vllm_enforce_eager: bool = arg(False, "vLLM: disable CUDA graphs.")
     vllm_max_lora_rank: int = arg(32, "vLLM: highest LoRA rank to serve.")
-    vllm_config: dict[str, Any] | str | None = arg(None, "vLLM: extra engine arguments, a mapping or JSON string.")
+    vllm_config: dict[str, Any] | str | None = arg(
+        None, "vLLM: extra engine arguments, a mapping or JSON string."
+    )
     sglang_maxlen: int = arg(4096, "SGLang: maximum context length.")
     sglang_mem_fraction: float = arg(0.7, "SGLang: fraction of accelerator memory for static allocation.")
     sglang_tp_size: int = arg(-1, "SGLang: tensor parallel size; -1 uses every visible accelerator.")
-    sglang_config: dict[str, Any] | str | None = arg(None, "SGLang: extra server arguments, a mapping or JSON string.")
+    sglang_config: dict[str, Any] | str | None = arg(
+        None, "SGLang: extra server arguments, a mapping or JSON string."
+    )
     sglang_lora_backend: Literal["triton", "flashinfer"] = arg("triton", "SGLang: LoRA kernel backend.")
 
     # KTransformers

@@ -68,7 +68,10 @@ def _cross_field_issues(cfg: TrainConfig) -> list[ConfigIssue]:
         issues.append(ConfigIssue("quantization_bit", f"got {cfg.quantization_bit}; use 4 or 8"))
     if cfg.quantization_bit is not None and cfg.finetuning_type not in ("lora", "oft"):
         issues.append(
-            ConfigIssue("quantization_bit", f"quantized training needs finetuning_type lora or oft, not {cfg.finetuning_type}")
+            ConfigIssue(
+                "quantization_bit",
+                f"quantized training needs finetuning_type lora or oft, not {cfg.finetuning_type}",
+            )
         )
     if cfg.bf16 and cfg.fp16:
         issues.append(ConfigIssue("fp16", "bf16 and fp16 are both true; choose one"))
@@ -82,7 +85,9 @@ def _cross_field_issues(cfg: TrainConfig) -> list[ConfigIssue]:
         probs = split_list(cfg.interleave_probs)
         if len(probs) != len(cfg.dataset_names):
             issues.append(
-                ConfigIssue("interleave_probs", f"{len(probs)} probabilities for {len(cfg.dataset_names)} datasets")
+                ConfigIssue(
+                    "interleave_probs", f"{len(probs)} probabilities for {len(cfg.dataset_names)} datasets"
+                )
             )
     return issues
 

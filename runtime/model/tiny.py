@@ -68,7 +68,9 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("KUBEFACTORY_CACHE", Path.home() / ".cache" / "kubefactory"))
 
 
-def build_tiny_model(spec: TinyModelSpec, corpus: Sequence[str | Path] = (), output: str | Path | None = None) -> Path:
+def build_tiny_model(
+    spec: TinyModelSpec, corpus: Sequence[str | Path] = (), output: str | Path | None = None
+) -> Path:
     """Write (or find in the cache) the tiny model and return its folder."""
     texts = list(_corpus_texts(corpus)) or [_FALLBACK_CORPUS]
     key = _cache_key(spec, texts)

@@ -25,7 +25,10 @@ def _messages(values: dict[str, object]) -> list[str]:
         ({"cutoff_len": 0}, "cutoff_len: Input should be greater than 0"),
         ({"bf16": True, "fp16": True}, "fp16: bf16 and fp16 are both true; choose one"),
         ({"quantization_bit": 4, "finetuning_type": "full"}, "quantization_bit: quantized training needs"),
-        ({"totally_unknown_key_xyz": 1}, "totally_unknown_key_xyz: unknown key; see `kubefactory train --help`"),
+        (
+            {"totally_unknown_key_xyz": 1},
+            "totally_unknown_key_xyz: unknown key; see `kubefactory train --help`",
+        ),
     ],
 )
 def test_each_error_names_the_key_and_what_is_allowed(values: dict[str, object], expected: str) -> None:
@@ -41,7 +44,12 @@ def test_all_errors_are_reported_at_once() -> None:
 
 def test_defaults_follow_llamafactory() -> None:
     config = validate_config({})
-    assert (config.stage, config.finetuning_type, config.lora_rank, config.lora_target) == ("sft", "lora", 8, "all")
+    assert (config.stage, config.finetuning_type, config.lora_rank, config.lora_target) == (
+        "sft",
+        "lora",
+        8,
+        "all",
+    )
     assert config.lora_alpha == 16  # 2 × lora_rank when unset
     assert (config.cutoff_len, config.dataset_dir, config.template) == (2048, "data", None)
     assert (config.temperature, config.top_p, config.top_k) == (0.95, 0.7, 50)
@@ -113,7 +121,9 @@ def test_missing_file() -> None:
         ({"group_by_length": True}, {"train_sampling_strategy": "group_by_length"}),
     ],
 )
-def test_keys_of_older_transformers_still_work(legacy: dict[str, object], expected: dict[str, object]) -> None:
+def test_keys_of_older_transformers_still_work(
+    legacy: dict[str, object], expected: dict[str, object]
+) -> None:
     config = validate_config(legacy)
     assert {key: getattr(config, key) for key in expected} == expected
 

@@ -181,6 +181,11 @@ class Placement(ApiModel):
         description="Tolerations added to the accelerator profile's own.",
         json_schema_extra={"x-kubernetes-list-type": "atomic"},
     )
+    affinity: dict[str, Any] | None = Field(
+        None,
+        description="A Kubernetes affinity (core/v1 Affinity: nodeAffinity, podAffinity, podAntiAffinity), "
+        "passed to the pods as written.",
+    )
 
 
 # --- status -----------------------------------------------------------------------------------

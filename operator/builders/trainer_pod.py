@@ -142,6 +142,8 @@ def placement(inputs: TrainingInputs, settings: OperatorSettings) -> dict[str, A
         out["nodeSelector"] = selector
     if scheduling.priority_class_name:
         out["priorityClassName"] = scheduling.priority_class_name
+    if scheduling.affinity:
+        out["affinity"] = scheduling.affinity
     if scheduling.gang is not None:
         out["schedulerName"] = scheduling.gang.scheduler_name
     return out

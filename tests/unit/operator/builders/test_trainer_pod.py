@@ -148,6 +148,19 @@ def test_placement_merges_profile_operator_and_spec(make_inputs: Any) -> None:
     assert "schedulerName" not in pod
 
 
+def test_affinity_is_passed_through_as_written(make_inputs: Any, settings: OperatorSettings) -> None:
+    affinity = {
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": {"team": "a"}}, "topologyKey": "kubernetes.io/hostname"}
+            ]
+        }
+    }
+    pod = trainer_pod_template(make_inputs({"scheduling": {"affinity": affinity}}), settings)["spec"]
+    assert pod["affinity"] == affinity
+    assert "affinity" not in trainer_pod_template(make_inputs({}), settings)["spec"]
+
+
 def test_gang_scheduling_names_the_scheduler_and_group(make_inputs: Any, settings: OperatorSettings) -> None:
     template = trainer_pod_template(
         make_inputs({"scheduling": {"gang": {"queue": "npu"}}}, attempt=2), settings

@@ -257,7 +257,11 @@ def test_suspend_and_resume(
     control_plane.kubectl("patch", "finetunejob", "sft", "-n", namespace, "--type=merge", "-p", patch)
     suspended = wait.phase("finetunejob", "sft", "Suspended")
     assert condition(suspended, "Suspended")["reason"] == "SuspendedBySpec"
-    assert get_json(control_plane, "job", "sft-a1", "-n", namespace)["spec"]["suspend"] is True
+    # the operator records the decision in status first, then suspends the Job
+    wait.until(
+        "the Job to be suspended",
+        lambda: get_json(control_plane, "job", "sft-a1", "-n", namespace)["spec"].get("suspend") or None,
+    )
     wait.until(
         "the pods to go",
         lambda: not items(control_plane, "pods", namespace, "kubefactory.io/finetunejob=sft") or None,

@@ -13,30 +13,9 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__
+from .commands import add_config_command
 from .config import ConfigError, TrainConfig, load_config
 from .errors import UserError
-
-_CONFIG_HELP = (
-    "a LLaMA-Factory training YAML or JSON file; `key=value` (or `--key value`) arguments after it "
-    "override its keys. `kubefactory keys` lists every key."
-)
-
-
-def _config_command(
-    sub: argparse._SubParsersAction, name: str, summary: str, epilog: str
-) -> argparse.ArgumentParser:
-    parser = sub.add_parser(
-        name,
-        help=summary,
-        description=summary,
-        epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("config", nargs="?", help=_CONFIG_HELP)
-    parser.add_argument(
-        "overrides", nargs=argparse.REMAINDER, help="key=value overrides, e.g. learning_rate=1e-4"
-    )
-    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,11 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kubefactory {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _config_command(
+    add_config_command(
         sub,
         "train",
         "fine-tune a model from a training config",
-        "examples:\n"
+        config_optional=True,
+        epilog="examples:\n"
         "  kubefactory train examples/train_lora/qwen_lora_sft.yaml\n"
         "  kubefactory train my_llamafactory.yaml learning_rate=5e-5 num_train_epochs=1\n\n"
         "Training resumes from the latest complete checkpoint in output_dir unless overwrite_output_dir: true.",

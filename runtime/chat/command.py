@@ -8,6 +8,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from ..commands import add_config_command
 from ..errors import UserError
 
 if TYPE_CHECKING:
@@ -19,18 +20,15 @@ CLEARED = "History cleared."
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     summary = "chat with a model (base, base + adapters, or a merged export) in the terminal"
-    parser = subparsers.add_parser(
+    parser = add_config_command(
+        subparsers,
         "chat",
-        help=summary,
+        summary,
         description=summary + ". The system prompt is default_system; decoding follows the generation keys "
         "(do_sample, temperature, top_p, top_k, max_new_tokens, repetition_penalty).",
         epilog="example:\n  kubefactory chat my_lora_sft.yaml adapter_name_or_path=saves/tiny/lora/sft",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        config_help="a LLaMA-Factory YAML with model_name_or_path (and adapters, template)",
     )
-    parser.add_argument(
-        "config", help="a LLaMA-Factory YAML with model_name_or_path (and adapters, template)"
-    )
-    parser.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value overrides")
     parser.set_defaults(handler=run)
 
 

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..commands import add_config_command
+
 if TYPE_CHECKING:
     from ..config import TrainConfig
 
@@ -27,17 +29,7 @@ EPILOG = (
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "preprocess",
-        help=SUMMARY,
-        description=SUMMARY,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("config", nargs="?", help="a LLaMA-Factory training YAML or JSON file")
-    parser.add_argument(
-        "overrides", nargs=argparse.REMAINDER, help="key=value overrides, e.g. cutoff_len=1024"
-    )
+    parser = add_config_command(subparsers, "preprocess", SUMMARY, epilog=EPILOG, config_optional=True)
     parser.set_defaults(handler=run)
 
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from .cache import cached_folder, fingerprint, is_complete
 from .dataset_info import DatasetAttr, resolve_datasets
 from .errors import DataError
-from .example import Example, SkippedRow
-from .loader import LoadedDataset, LoadOptions, load_dataset
+from .example import Example
+from .loader import LoadedDataset, load_dataset
 from .mixing import merge, probabilities_of, split_validation
 from .module import DatasetModule, module_of
 from .options import check_data_config, load_options, process_options
@@ -39,56 +39,10 @@ log = logging.getLogger(__name__)
 # --- loading examples ----------------------------------------------------------------------------
 
 
-@dataclass
-class LoadedExamples:
-    """The single-dataset result of the original API: valid examples and skipped rows."""
-
-    examples: list[Example]
-    skipped: list[SkippedRow] = field(default_factory=list)
-
-    def skip_summary(self, top: int = 3) -> str:
-        from collections import Counter
-
-        reasons = Counter(s.reason for s in self.skipped).most_common(top)
-        return "; ".join(f"{count}× {reason}" for reason, count in reasons)
-
-
 def _rng(seed: int) -> Any:
     import numpy as np
 
     return np.random.RandomState(seed)  # as after transformers.set_seed(seed) in LLaMA-Factory
-
-
-def load_examples(
-    attr: DatasetAttr, dataset_dir: str, stage: str, max_samples: int | None, seed: int
-) -> LoadedExamples:
-    """Read one dataset and convert every row, keeping the reason of each row that is skipped."""
-    options = LoadOptions(dataset_dir=dataset_dir, kind=kind_for(stage), max_samples=max_samples)
-    loaded = load_dataset(attr, options, _rng(seed), stage)
-    return LoadedExamples([e for e in loaded.entries if e is not None], loaded.skipped)
-
-
-def load_all_examples(config: TrainConfig, names: list[str]) -> list[Example]:
-    """Valid examples of the named datasets, concatenated (the original API)."""
-    kind = kind_for(config.stage)
-    rng = _rng(config.seed)
-    examples: list[Example] = []
-    for attr in resolve_datasets(names, config.dataset_dir):
-        loaded = load_dataset(attr, load_options(config, kind), rng, config.stage)
-        examples += [e for e in loaded.entries if e is not None]
-    return examples
-
-
-def tokenize_supervised(
-    examples: list[Example], template: Template, tokenizer: PreTrainedTokenizerBase, config: TrainConfig
-) -> list[dict[str, list[int]]]:
-    """sft rows of already loaded examples (the original API; prepare_datasets does it all)."""
-    processor = make_processor(
-        "supervised", template.bind(tokenizer), PieceEncoder(tokenizer), process_options(config, tokenizer)
-    )
-    columns = run_processor(processor, examples, config.preprocessing_batch_size)
-    names = [name for name in ("input_ids", "attention_mask", "labels", "position_ids") if name in columns]
-    return [dict(zip(names, values)) for values in zip(*(columns[name] for name in names))]
 
 
 # --- the whole pipeline -------------------------------------------------------------------------

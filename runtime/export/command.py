@@ -6,22 +6,21 @@ import argparse
 import logging
 import os
 
+from ..commands import add_config_command
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     summary = "merge LoRA adapters into the base model and write a self-contained model folder"
-    parser = subparsers.add_parser(
+    parser = add_config_command(
+        subparsers,
         "export",
-        help=summary,
+        summary,
         description=summary + ". Merges adapter_name_or_path in order (in float32, rounded once to the "
         "target dtype), writes safetensors shards of at most export_size GB, the tokenizer with its chat "
         "template and the generation config to export_dir. The folder appears only when complete.",
         epilog="example:\n  kubefactory export my_lora_sft.yaml adapter_name_or_path=saves/tiny/lora/sft export_dir=saves/merged",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        config_help="a LLaMA-Factory YAML with model_name_or_path, adapter_name_or_path, export_dir",
     )
-    parser.add_argument(
-        "config", help="a LLaMA-Factory YAML with model_name_or_path, adapter_name_or_path, export_dir"
-    )
-    parser.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value overrides")
     parser.set_defaults(handler=run)
 
 

@@ -13,6 +13,7 @@ import shlex
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..commands import add_config_command
 from ..errors import UserError
 
 if TYPE_CHECKING:
@@ -35,22 +36,18 @@ example:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     summary = "serve a model behind an OpenAI-compatible API (huggingface, sglang or vllm engine)"
-    parser = subparsers.add_parser(
+    parser = add_config_command(
+        subparsers,
         "api",
-        help=summary,
-        description=summary,
+        summary,
         epilog=_ENVIRONMENT,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        config_help="a LLaMA-Factory YAML with model_name_or_path (and adapters, template)",
     )
     parser.add_argument(
         "--dry-run",
         action="store_true",
         help="check the config; for sglang/vllm print the engine command without running it",
     )
-    parser.add_argument(
-        "config", help="a LLaMA-Factory YAML with model_name_or_path (and adapters, template)"
-    )
-    parser.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value overrides")
     parser.set_defaults(handler=run)
 
 

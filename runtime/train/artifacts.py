@@ -23,13 +23,6 @@ def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
         handle.write(json.dumps(record) + "\n")
 
 
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    file = Path(path)
-    if not file.exists():
-        return []
-    return [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 ALL_RESULTS = "all_results.json"
 
 

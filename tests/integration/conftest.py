@@ -127,3 +127,31 @@ def namespace(control_plane: Any, request: pytest.FixtureRequest) -> Iterator[st
         yield name
     finally:
         control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+# --- the operator tests' shared fixtures (helpers live in test_operator_support.py) ---------------
+
+
+@pytest.fixture(scope="module")
+def kf_operator(control_plane: Any, crds: Any) -> Iterator[Any]:
+    """One operator process per test module, running as the restricted operator identity."""
+    from test_operator_support import running_operator
+
+    with running_operator(control_plane) as operator:
+        yield operator
+
+
+@pytest.fixture
+def volumes(control_plane: Any) -> Iterator[Any]:
+    from test_operator_support import provided_volumes
+
+    with provided_volumes(control_plane) as provider:
+        yield provider
+
+
+@pytest.fixture
+def wait(control_plane: Any, kf_operator: Any, namespace: str) -> Any:
+    from test_operator_support import Waiter
+
+    kf_operator.ensure_running()
+    return Waiter(control_plane, kf_operator, namespace)

@@ -4,15 +4,12 @@ bad rows reported, training held until the data is Ready, a new spec prepared ag
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from test_operator_support import (
     IDENTITY_ROWS,
-    OperatorProcess,
     Volumes,
     Waiter,
     children,
@@ -23,32 +20,12 @@ from test_operator_support import (
     finish_prepare,
     get_json,
     items,
-    provided_volumes,
     ready_dataset,
     run_prepare,
-    running_operator,
     status,
 )
 
 BAD_ROWS = [{"instruction": "a question with no answer"}, {"instruction": "another one"}]
-
-
-@pytest.fixture(scope="module")
-def kf_operator(control_plane: Any, crds: Any) -> Iterator[OperatorProcess]:
-    with running_operator(control_plane) as operator:
-        yield operator
-
-
-@pytest.fixture
-def volumes(control_plane: Any) -> Iterator[Volumes]:
-    with provided_volumes(control_plane) as provider:
-        yield provider
-
-
-@pytest.fixture
-def wait(control_plane: Any, kf_operator: OperatorProcess, namespace: str) -> Waiter:
-    kf_operator.ensure_running()
-    return Waiter(control_plane, kf_operator, namespace)
 
 
 def test_training_waits_for_its_dataset(

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from kubefactory.operator.rbac import cluster_role
 from test_operator_support import (
     OPERATOR_USER,
@@ -22,9 +20,7 @@ from test_operator_support import (
     finetunejob_manifest,
     get_json,
     items,
-    provided_volumes,
     ready_dataset,
-    running_operator,
     status,
 )
 
@@ -36,24 +32,6 @@ ONE_SET = {
     "Service": ["sft-workers"],
     "ServiceAccount": ["sft-trainer"],
 }
-
-
-@pytest.fixture(scope="module")
-def kf_operator(control_plane: Any, crds: Any) -> Iterator[OperatorProcess]:
-    with running_operator(control_plane) as operator:
-        yield operator
-
-
-@pytest.fixture
-def volumes(control_plane: Any) -> Iterator[Volumes]:
-    with provided_volumes(control_plane) as provider:
-        yield provider
-
-
-@pytest.fixture
-def wait(control_plane: Any, kf_operator: OperatorProcess, namespace: str) -> Waiter:
-    kf_operator.ensure_running()
-    return Waiter(control_plane, kf_operator, namespace)
 
 
 def can(cluster: Any, verb: str, resource: str, namespace: str) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +25,9 @@ from test_operator_support import (
     finetunejob_manifest,
     get_json,
     items,
-    provided_volumes,
     publish_progress,
     ready_dataset,
     resolved_env,
-    running_operator,
     status,
 )
 
@@ -46,24 +43,6 @@ PROGRESS = {
     "updatedAt": "2026-01-01T00:00:00Z",
 }
 RESOURCES = {"nvidia": "nvidia.com/gpu", "amd": "amd.com/gpu", "ascend": "huawei.com/Ascend910"}
-
-
-@pytest.fixture(scope="module")
-def kf_operator(control_plane: Any, crds: Any) -> Iterator[OperatorProcess]:
-    with running_operator(control_plane) as operator:
-        yield operator
-
-
-@pytest.fixture
-def volumes(control_plane: Any) -> Iterator[Volumes]:
-    with provided_volumes(control_plane) as provider:
-        yield provider
-
-
-@pytest.fixture
-def wait(control_plane: Any, kf_operator: OperatorProcess, namespace: str) -> Waiter:
-    kf_operator.ensure_running()
-    return Waiter(control_plane, kf_operator, namespace)
 
 
 def start_job(

@@ -10,13 +10,11 @@ from kubefactory.runtime.config import validate_config
 from kubefactory.runtime.data.errors import DataError
 from kubefactory.runtime.data.pipeline import (
     check_data_config,
-    load_all_examples,
     prepare_datasets,
     process_options,
     tokenize_splits,
-    tokenize_supervised,
 )
-from kubefactory.runtime.data.templates import get_template, resolve_template
+from kubefactory.runtime.data.templates import resolve_template
 
 ROWS = [{"instruction": f"Question {i}?", "output": f"Answer {i}."} for i in range(20)]
 
@@ -175,13 +173,6 @@ def test_tokenized_path_cannot_be_streamed(
         prepare_datasets(
             config(folder, tiny_model, streaming=True, tokenized_path=str(tmp_path / "t")), tokenizer
         )
-
-
-def test_original_api_still_works(folder: Path, tiny_model: Path, tokenizer: Any) -> None:
-    cfg = config(folder, tiny_model)
-    examples = load_all_examples(cfg, ["one"])
-    rows = tokenize_supervised(examples, get_template("qwen"), tokenizer, cfg)
-    assert len(rows) == 12 and set(rows[0]) == {"input_ids", "attention_mask", "labels"}
 
 
 def test_val_size_needs_a_training_dataset(folder: Path, tiny_model: Path) -> None:

@@ -13,7 +13,14 @@ KWOK_VERSION = "v0.8.0"
 HELM_VERSION = "v3.22.0"
 
 # kubectl is built too: a client of the server's own version (the one on PATH may be far older).
-KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+KUBERNETES_COMMANDS = (
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubectl",
+    "kubelet",  # the real node (NODE=real)
+    "kube-proxy",  # Services for pods on the real node
+)
 
 
 def cache_root() -> Path:

@@ -33,13 +33,13 @@ if __package__ in (None, ""):
     _hack.__path__ = [str(Path(__file__).resolve().parents[1])]
     sys.modules.setdefault("hack", _hack)
 
-from hack.controlplane import components, fakenodes, gobuild, layout, pki, procs
+from hack.controlplane import components, fakenodes, gobuild, layout, node, pki, procs
 from hack.controlplane.components import COMPONENTS, START_TIMEOUT, Launch
 from hack.controlplane.layout import Binaries, StateDir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STOP_ORDER = tuple(reversed(COMPONENTS))
-STATE_FOLDERS = ("logs", "pids", "pki", "etcd", "manifests", "certs-kcm", "certs-scheduler")
+STATE_FOLDERS = ("logs", "pids", "pki", "etcd", "manifests", "certs-kcm", "certs-scheduler", "node")
 STATE_FILES = ("cluster.json", "kubeconfig")
 
 
@@ -157,11 +157,11 @@ def write_info(launch: Launch) -> None:
     launch.state.info.write_text(json.dumps(info, indent=2) + "\n")
 
 
-def start_cluster(state: StateDir, binaries: Binaries, tied: bool) -> Cluster:
+def start_cluster(state: StateDir, binaries: Binaries, tied: bool, real_node: bool = False) -> Cluster:
     for directory in (state.root, state.logs, state.pids, state.manifests):
         directory.mkdir(parents=True, exist_ok=True)
     ports = dict(zip(components.PORT_NAMES, procs.free_ports(len(components.PORT_NAMES)), strict=True))
-    launch = Launch(binaries, state, ports, tied)
+    launch = Launch(binaries, state, ports, tied, real_node)
     write_info(launch)
     components.start_all(launch, pki.create_pki(state.pki))
     cluster = Cluster(state.root)
@@ -169,25 +169,88 @@ def start_cluster(state: StateDir, binaries: Binaries, tied: bool) -> Cluster:
     return cluster
 
 
-def up(state_dir: Path | str, tied: bool = False) -> Cluster:
+@dataclass(frozen=True)
+class NodeImages:
+    """What the real node's containerd gets: the sandbox image's name and the archives to import."""
+
+    sandbox: str
+    archives: tuple[Path, ...]
+
+
+def join_real_node(cluster: Cluster, binaries: Binaries, tied: bool, images: NodeImages) -> None:
+    """containerd, kubelet, kube-proxy and CoreDNS on this host; wait until the Node is Ready;
+    then the node's StorageClass and volumes."""
+    started = time.monotonic()
+    node.start_node(binaries, cluster.state, tied, images.sandbox, images.archives)
+    cluster.kubectl(
+        "wait", "--for=condition=Ready", f"node/{node.NODE_NAME}", f"--timeout={node.START_TIMEOUT:.0f}s"
+    )
+    manifests = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": node.storage_manifests(node.NodeDir(cluster.state.root / "node")),
+    }
+    cluster.kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=kubefactory-controlplane",
+        "-f",
+        "-",
+        input=json.dumps(manifests),
+    )
+    log(f"real node {node.NODE_NAME} Ready in {time.monotonic() - started:.1f}s")
+
+
+def clean_stale_node(state: StateDir, real_node: bool) -> None:
+    """A real node recorded on this host whose kubelet is gone (a killed session) is torn down; so
+    is a live one of another cluster when this one wants the host's only real node."""
+    record = node.read_owner()
+    if record is None:
+        return
+    owner = StateDir(Path(str(record["stateDir"])))
+    alive = "kubelet" in procs.running(owner)
+    if alive and not (real_node or owner.root == state.root):
+        return
+    log(f"tearing down the real node of {owner.root} ({'running' if alive else 'left by a stopped session'})")
+    if alive and owner.root != state.root:
+        down(owner.root)
+    else:
+        node.teardown()
+
+
+def up(
+    state_dir: Path | str, tied: bool = False, real_node: bool = False, images: NodeImages | None = None
+) -> Cluster:
     """Start a cluster in ``state_dir`` (or reuse a healthy one there); returns it.
 
     ``tied``: the components die with this Python process, for test sessions that may be
-    killed before their teardown. CRDs are separate: :func:`apply_crds`.
+    killed before their teardown. CRDs are separate: :func:`apply_crds`. ``real_node``: a
+    kubelet with containerd joins the kwok nodes (root only; ``images`` are imported into it).
     """
     state = StateDir(Path(state_dir).resolve())
     cluster = Cluster(state.root)
-    if cluster.is_healthy() and set(procs.running(state)) == set(COMPONENTS):
+    wanted = set(COMPONENTS) | (set(node.NODE_COMPONENTS) if real_node else set())
+    if cluster.is_healthy() and set(procs.running(state)) >= wanted:
         log(f"already running: {cluster.server} (kubeconfig {cluster.kubeconfig})")
         return cluster
+    clean_stale_node(state, real_node)
     if state.root.is_dir() and any(state.root.iterdir()):
         log(f"cleaning stale state in {state.root}")
         down(state.root)
+    if real_node:
+        node.check_host()
+        node.ensure_packages()
     binaries = ensure_built()
+    if real_node and not binaries.coredns.exists():
+        binaries = gobuild.build_node_tools()
     started = time.monotonic()
     try:
-        cluster = start_cluster(state, binaries, tied)
+        cluster = start_cluster(state, binaries, tied, real_node)
+        if real_node:
+            join_real_node(cluster, binaries, tied, images or NodeImages(node.DEFAULT_SANDBOX_IMAGE, ()))
     except BaseException:
+        if real_node:
+            node.teardown(state.root)
         procs.stop_all(state, STOP_ORDER)
         log(f"start-up failed; logs kept in {state.logs}")
         raise
@@ -212,9 +275,24 @@ def remove_state(state: StateDir) -> None:
 
 
 def down(state_dir: Path | str) -> list[str]:
-    """Stop every component (SIGTERM, then SIGKILL) and remove the state dir."""
+    """Undo the real node (if this cluster has one, or a killed session left one), stop every
+    component (SIGTERM, then SIGKILL) and remove the state dir."""
     state = StateDir(Path(state_dir).resolve())
-    stopped = procs.stop_all(state, STOP_ORDER)
+    record = node.read_owner()
+    stopped = []
+    if record is not None and (
+        Path(str(record["stateDir"])) == state.root
+        or "kubelet" not in procs.running(StateDir(Path(str(record["stateDir"]))))
+    ):
+        stopped = [
+            name
+            for name in node.NODE_STOP_ORDER
+            if name in procs.running(StateDir(Path(str(record["stateDir"]))))
+        ]
+        node.teardown()
+    elif (state.root / "node").exists():
+        node.teardown(state.root)
+    stopped += procs.stop_all(state, STOP_ORDER)
     remove_state(state)
     return stopped
 
@@ -242,12 +320,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ):
         command = commands.add_parser(name, help=text)
         command.add_argument("--state-dir", type=Path, default=Path(".cluster"))
+        if name == "up":
+            command.add_argument(
+                "--node",
+                choices=("kwok", "real"),
+                default="kwok",
+                help="real: also join a real node (containerd, runc, kubelet) on this host; needs root",
+            )
+            command.add_argument(
+                "--image-archive",
+                type=Path,
+                action="append",
+                default=[],
+                help="an OCI/docker image archive to import into the real node (repeatable)",
+            )
+            command.add_argument("--sandbox-image", default=node.DEFAULT_SANDBOX_IMAGE)
     return parser.parse_args(argv)
 
 
-def up_command(state_dir: Path) -> int:
+def up_command(args: argparse.Namespace) -> int:
     """``up``, then apply the repo's CRDs; a rejected CRD leaves the cluster running."""
-    cluster = up(state_dir)
+    images = NodeImages(args.sandbox_image, tuple(args.image_archive))
+    cluster = up(args.state_dir, real_node=args.node == "real", images=images)
     try:
         if names := apply_crds(cluster):
             log(f"applied {len(names)} CRDs from crds/, all Established")
@@ -260,7 +354,7 @@ def up_command(state_dir: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.command == "up":
-        return up_command(args.state_dir)
+        return up_command(args)
     if args.command == "build":
         build()
     elif args.command == "down":

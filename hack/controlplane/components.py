@@ -7,10 +7,10 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from hack.controlplane import fakenodes, pki, procs
+from hack.controlplane import fakenodes, layout, node, pki, procs
 from hack.controlplane.layout import Binaries, StateDir
 
-SERVICE_CIDR = "10.96.0.0/16"  # pki.SERVING_IPS holds its first address
+SERVICE_CIDR = layout.SERVICE_CIDR
 POD_CIDR = "10.244.0.0/16"  # kwok hands out pod IPs from here
 NODE_IP = "10.240.0.1"
 PORT_NAMES = ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")
@@ -30,6 +30,7 @@ class Launch:
     state: StateDir
     ports: dict[str, int]
     tied: bool = False  # components die with this Python process (test sessions)
+    real_node: bool = False  # a kubelet joins (node.py): pods must reach the API server
 
     @property
     def server(self) -> str:
@@ -56,17 +57,38 @@ def etcd_args(launch: Launch) -> list[str]:
     ]  # fmt: skip
 
 
+def reachability_args(real_node: bool) -> list[str]:
+    """Where the API server listens, and what the ``kubernetes`` Service points at.
+
+    kwok only: loopback, and no endpoints (a loopback endpoint is invalid). With a real node, pods
+    reach it through the ``kubernetes`` Service (kube-proxy) at the node bridge's address, and the
+    kubelet's logs/exec connections come back from it.
+    """
+    if not real_node:
+        return [
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            "--endpoint-reconciler-type=none",
+        ]
+    return [
+        "--bind-address=0.0.0.0",
+        f"--advertise-address={node.GATEWAY}",
+        "--endpoint-reconciler-type=lease",
+        "--kubelet-preferred-address-types=InternalIP,Hostname",
+    ]
+
+
 def apiserver_args(launch: Launch) -> list[str]:
     keys = launch.state.pki
     return [
         str(launch.binaries.kube_apiserver), f"--etcd-servers=http://127.0.0.1:{launch.ports['etcd']}",
-        "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={launch.ports['apiserver']}",
+        *reachability_args(launch.real_node), f"--secure-port={launch.ports['apiserver']}",
         f"--cert-dir={keys}", f"--tls-cert-file={keys / 'apiserver.crt'}",
         f"--tls-private-key-file={keys / 'apiserver.key'}", f"--client-ca-file={keys / 'ca.crt'}",
         f"--token-auth-file={keys / 'tokens.csv'}", "--authorization-mode=RBAC",
         f"--service-cluster-ip-range={SERVICE_CIDR}", "--allow-privileged=true",
         f"--service-account-issuer={launch.server}", f"--service-account-key-file={keys / 'sa.key'}",
-        f"--service-account-signing-key-file={keys / 'sa.key'}", "--endpoint-reconciler-type=none",
+        f"--service-account-signing-key-file={keys / 'sa.key'}",
         "--profiling=false", "--v=1",
     ]  # fmt: skip
 

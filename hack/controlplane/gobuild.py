@@ -255,6 +255,25 @@ def build_helm() -> None:
     build_into(layout.bin_dir("helm", version), ["helm"], build)
 
 
+def build_coredns() -> None:
+    """CoreDNS for the real node (no replace directives: a plain ``go install``; several minutes cold)."""
+    version = layout.COREDNS_VERSION
+    log(f"coredns {version} (first time only: about 5 minutes on 2 cores)")
+    build_into(
+        layout.bin_dir("coredns", version),
+        ["coredns"],
+        lambda tmp: go_install("github.com/coredns/coredns", version, tmp),
+    )
+
+
+def build_node_tools() -> layout.Binaries:
+    """What the real node needs beyond :func:`build_all` (kubelet and kube-proxy come with it)."""
+    with build_lock():
+        layout.build_root().mkdir(parents=True, exist_ok=True)
+        build_coredns()
+    return layout.Binaries.default()
+
+
 @contextlib.contextmanager
 def build_lock() -> Iterator[None]:
     """One build at a time per cache (a second caller waits, then finds everything cached)."""

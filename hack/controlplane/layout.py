@@ -11,6 +11,9 @@ STAGING_VERSION = "v0.36.3"  # the k8s.io/* staging modules tagged with KUBERNET
 ETCD_VERSION = "v3.6.16"
 KWOK_VERSION = "v0.8.0"
 HELM_VERSION = "v3.22.0"
+COREDNS_VERSION = "v1.15.0"  # the real node's cluster DNS (built only for NODE=real)
+
+SERVICE_CIDR = "10.96.0.0/16"  # pki.SERVING_IPS holds its first address
 
 # kubectl is built too: a client of the server's own version (the one on PATH may be far older).
 KUBERNETES_COMMANDS = (
@@ -54,6 +57,9 @@ class Binaries:
     kwok: Path
     helm: Path
     kwok_stages: Path
+    kubelet: Path
+    kube_proxy: Path
+    coredns: Path
 
     @classmethod
     def default(cls) -> Binaries:
@@ -67,10 +73,14 @@ class Binaries:
             kwok=bin_dir("kwok", KWOK_VERSION) / "kwok",
             helm=bin_dir("helm", HELM_VERSION) / "helm",
             kwok_stages=tool_dir("kwok", KWOK_VERSION) / "stages",
+            kubelet=kube / "kubelet",
+            kube_proxy=kube / "kube-proxy",
+            coredns=bin_dir("coredns", COREDNS_VERSION) / "coredns",
         )
 
     def paths(self) -> list[Path]:
-        return [getattr(self, field.name) for field in fields(self)]
+        """What every cluster needs (the real node's CoreDNS is built only when asked for)."""
+        return [getattr(self, field.name) for field in fields(self) if field.name != "coredns"]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-SERVING_IPS = ("127.0.0.1", "10.96.0.1")
+# 10.250.0.1: the real node's bridge, where pods reach the API server (see node.py)
+SERVING_IPS = ("127.0.0.1", "10.96.0.1", "10.250.0.1")
 SERVING_DNS = ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc")
 CERT_DAYS = "3650"
 
@@ -30,7 +31,12 @@ OPERATOR = Identity("operator", "kubefactory-operator")  # no RBAC bindings at a
 CONTROLLER_MANAGER = Identity("kube-controller-manager", "system:kube-controller-manager")
 SCHEDULER = Identity("kube-scheduler", "system:kube-scheduler")
 KWOK = Identity("kwok", "kwok-controller", ("system:masters",))
-IDENTITIES = (ADMIN, OPERATOR, CONTROLLER_MANAGER, SCHEDULER, KWOK)
+# The real node's components (node.py). Without the Node authorizer, the kubelet needs more than
+# system:nodes grants through RBAC; a throwaway test cluster gives it system:masters.
+KUBELET = Identity("kubelet", "system:node:kubefactory-real-node", ("system:nodes", "system:masters"))
+KUBE_PROXY = Identity("kube-proxy", "system:kube-proxy")  # bound to system:node-proxier by default
+COREDNS = Identity("coredns", "kubefactory-coredns", ("system:masters",))
+IDENTITIES = (ADMIN, OPERATOR, CONTROLLER_MANAGER, SCHEDULER, KWOK, KUBELET, KUBE_PROXY, COREDNS)
 
 
 def openssl(*args: str, cwd: Path) -> None:

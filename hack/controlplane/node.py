@@ -774,9 +774,9 @@ def kube_proxy_cleanup(binaries: layout.Binaries) -> None:
         rules = run("iptables", "-t", table, "-S", check=False, quiet=True).stdout.splitlines()
         for rule in rules:
             parts = rule.split()
-            if parts[:1] == ["-A"] and not parts[1].startswith("KUBE-") and "-j" in parts:
-                if parts[parts.index("-j") + 1].startswith("KUBE-"):
-                    run("iptables", "-t", table, "-D", *parts[1:], check=False, quiet=True)
+            jumps_to_kube = "-j" in parts and parts[parts.index("-j") + 1].startswith("KUBE-")
+            if parts[:1] == ["-A"] and not parts[1].startswith("KUBE-") and jumps_to_kube:
+                run("iptables", "-t", table, "-D", *parts[1:], check=False, quiet=True)
         chains = [rule.split()[1] for rule in rules if rule.startswith("-N KUBE-")]
         for chain in chains:
             run("iptables", "-t", table, "-F", chain, check=False, quiet=True)

@@ -37,7 +37,11 @@ def test_cni_bridge_keeps_pods_on_the_host(node_dir: object) -> None:
     bridge = config["plugins"][0]
     assert bridge["bridge"] == node.BRIDGE and bridge["isGateway"] is True
     assert bridge["ipMasq"] is False  # nothing is masqueraded out of the host
-    assert bridge["ipam"]["ranges"][0][0] == {"subnet": node.SUBNET, "gateway": node.GATEWAY, "rangeStart": "10.250.0.10"}
+    assert bridge["ipam"]["ranges"][0][0] == {
+        "subnet": node.SUBNET,
+        "gateway": node.GATEWAY,
+        "rangeStart": "10.250.0.10",
+    }
     assert bridge["ipam"]["dataDir"] == str(node_dir.ipam)
 
 

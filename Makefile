@@ -52,10 +52,11 @@ demo: install ## fine-tune the tiny model on the identity data and show what it 
 bench: install ## benchmarks against LLaMA-Factory 0.9.5 (numbers go to docs/benchmarks.md)
 	$(PY) -m bench
 
-cluster-up: ## build (first time only) and start a local control plane; writes .cluster/kubeconfig
-	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) hack/controlplane/cluster.py up --state-dir .cluster
+NODE ?= kwok
+cluster-up: ## start a local control plane (kwok nodes); NODE=real adds a real node (root); writes .cluster/kubeconfig
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) hack/controlplane/cluster.py up --state-dir .cluster --node $(NODE)
 
-cluster-down: ## stop the local control plane and remove its state
+cluster-down: ## stop the local control plane (and real node) and undo what it changed on the host
 	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) hack/controlplane/cluster.py down --state-dir .cluster
 
 clean: ## remove build outputs (keeps .venv and caches)

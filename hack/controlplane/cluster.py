@@ -171,17 +171,29 @@ def start_cluster(state: StateDir, binaries: Binaries, tied: bool, real_node: bo
 
 @dataclass(frozen=True)
 class NodeImages:
-    """What the real node's containerd gets: the sandbox image's name and the archives to import."""
+    """What the real node's containerd gets: the sandbox image's name, and archives to import, or
+    ``project`` for the images built from images/ (hack/images: built or found cached, imported
+    unless containerd already has the same digest)."""
 
-    sandbox: str
-    archives: tuple[Path, ...]
+    sandbox: str = node.DEFAULT_SANDBOX_IMAGE
+    archives: tuple[Path, ...] = ()
+    project: bool = True
+
+    def load(self, socket: Path) -> None:
+        if self.project:
+            from hack.images import build as images
+            from hack.images import names
+
+            images.build(names.LOCAL_IMAGES)
+            images.import_images(str(socket), names.LOCAL_IMAGES)
+        node.import_archives(socket, self.archives)
 
 
 def join_real_node(cluster: Cluster, binaries: Binaries, tied: bool, images: NodeImages) -> None:
     """containerd, kubelet, kube-proxy and CoreDNS on this host; wait until the Node is Ready;
     then the node's StorageClass and volumes."""
     started = time.monotonic()
-    node.start_node(binaries, cluster.state, tied, images.sandbox, images.archives)
+    node.start_node(binaries, cluster.state, tied, images.sandbox, images.load)
     cluster.kubectl(
         "wait", "--for=condition=Ready", f"node/{node.NODE_NAME}", f"--timeout={node.START_TIMEOUT:.0f}s"
     )
@@ -247,7 +259,7 @@ def up(
     try:
         cluster = start_cluster(state, binaries, tied, real_node)
         if real_node:
-            join_real_node(cluster, binaries, tied, images or NodeImages(node.DEFAULT_SANDBOX_IMAGE, ()))
+            join_real_node(cluster, binaries, tied, images or NodeImages())
     except BaseException:
         if real_node:
             node.teardown(state.root)
@@ -335,12 +347,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                 help="an OCI/docker image archive to import into the real node (repeatable)",
             )
             command.add_argument("--sandbox-image", default=node.DEFAULT_SANDBOX_IMAGE)
+            command.add_argument(
+                "--no-project-images",
+                action="store_true",
+                help="do not build and import images/ (operator, runtime-cpu, pause) into the real node",
+            )
     return parser.parse_args(argv)
 
 
 def up_command(args: argparse.Namespace) -> int:
     """``up``, then apply the repo's CRDs; a rejected CRD leaves the cluster running."""
-    images = NodeImages(args.sandbox_image, tuple(args.image_archive))
+    images = NodeImages(args.sandbox_image, tuple(args.image_archive), project=not args.no_project_images)
     cluster = up(args.state_dir, real_node=args.node == "real", images=images)
     try:
         if names := apply_crds(cluster):

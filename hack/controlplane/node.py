@@ -32,7 +32,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -364,11 +364,13 @@ def ctr(node: NodeDir, *args: str, check: bool = True) -> subprocess.CompletedPr
     return run(CTR, f"--address={node.socket}", "--namespace=k8s.io", *args, check=check, quiet=not check)
 
 
-def import_images(node: NodeDir, archives: Iterable[Path]) -> None:
+def import_archives(socket: Path, archives: Iterable[Path]) -> None:
+    """``ctr images import`` of image archives (for images not built from images/)."""
     for archive in archives:
         started = time.monotonic()
         log(f"importing {archive.name} into the node's containerd")
-        ctr(node, "images", "import", "--no-unpack=false", "--snapshotter=overlayfs", str(archive))
+        argv = (CTR, f"--address={socket}", "--namespace=k8s.io", "images", "import", str(archive))
+        run(*argv)
         log(f"  imported in {time.monotonic() - started:.0f}s")
 
 
@@ -600,14 +602,14 @@ def start_node(
     state: layout.StateDir,
     tied: bool,
     sandbox_image: str,
-    archives: Sequence[Path],
+    load_images: Callable[[Path], None],
 ) -> NodeLaunch:
-    """Host set-up, containerd (images imported), kubelet, kube-proxy, CoreDNS; not the storage."""
+    """Host set-up, containerd, the images (``load_images(socket)``), kubelet, kube-proxy, CoreDNS."""
     ports = dict(zip(NODE_PORT_NAMES, procs.free_ports(len(NODE_PORT_NAMES)), strict=True))
     launch = NodeLaunch(binaries, state, ports, tied)
     prepare_host(launch)
     start_containerd(launch, sandbox_image)
-    import_images(launch.node, archives)
+    load_images(launch.node.socket)
     start_kubelet(launch)
     start_kube_proxy(launch)
     start_coredns(launch)

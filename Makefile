@@ -8,7 +8,7 @@ EXTRAS ?= runtime,operator,serve,dev
 KUBEFACTORY_CACHE ?= $(HOME)/.cache/kubefactory
 export KUBEFACTORY_CACHE
 
-.PHONY: install test test-unit test-integration lint verify crds demo bench cluster-up cluster-down tiny-model clean help
+.PHONY: install test test-unit test-integration test-e2e lint verify crds demo demo-local bench cluster-up cluster-down tiny-model clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -46,8 +46,11 @@ crds: install ## regenerate crds/*.yaml and charts/kubefactory/crds/ from the AP
 tiny-model: install ## write the tiny test model into the cache and print its path
 	$(VENV)/bin/kubefactory tiny-model
 
-demo: install ## fine-tune the tiny model on the identity data and show what it learned
+demo: install ## the quickstart on a local cluster with a real node: kubectl apply → trained adapter → served answer
 	$(PY) hack/demo.py
+
+demo-local: install ## without a cluster: fine-tune the tiny model on the identity data and show what it learned
+	$(PY) hack/demo_local.py
 
 bench: install ## benchmarks against LLaMA-Factory 0.9.5 (numbers go to docs/benchmarks.md)
 	$(PY) -m bench

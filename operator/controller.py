@@ -17,16 +17,18 @@ from .api import GROUP_VERSION
 from .builders.progress_access import PROGRESS_KEY
 from .coalesce import Coalescer
 from .kube import ApiError, Kube
-from .naming import LABEL_COMPONENT, label_value, training_names
+from .naming import LABEL_COMPONENT, label_value, serving_names, training_names
 from .naming import LABEL_DATASET as DATASET_LABEL
 from .naming import LABEL_FINETUNEJOB as FINETUNEJOB_LABEL
+from .naming import LABEL_MODELSERVER as MODELSERVER_LABEL
 from .reconcile.dataset_plan import DatasetObservation, plan_dataset
 from .reconcile.plan import Plan, Ref
+from .reconcile.serving_plan import ServingObservation, finetunejob_names, plan_serving
 from .reconcile.training_plan import TrainingObservation, plan_training
 from .settings import OperatorSettings
 
 log = logging.getLogger(__name__)
-KINDS = ("FineTuneJob", "Dataset")
+KINDS = ("FineTuneJob", "Dataset", "ModelServer")
 
 
 def utc_now() -> datetime:
@@ -57,8 +59,12 @@ class Controller:
     # --- entry points -------------------------------------------------------------------------
 
     def trigger(self, kind: str, namespace: str, name: str) -> None:
-        """Reconcile one FineTuneJob or Dataset (coalesced with a reconcile already running)."""
-        reconcile = self.reconcile_training if kind == "FineTuneJob" else self.reconcile_dataset
+        """Reconcile one FineTuneJob, Dataset or ModelServer (coalesced with a reconcile already running)."""
+        reconcile = {
+            "FineTuneJob": self.reconcile_training,
+            "Dataset": self.reconcile_dataset,
+            "ModelServer": self.reconcile_serving,
+        }[kind]
         try:
             self.coalescer.run((kind, namespace, name), lambda: reconcile(namespace, name))
         except ApiError as err:
@@ -95,7 +101,10 @@ class Controller:
         if body is None or body["metadata"].get("deletionTimestamp"):
             return False
         plan = plan_training(self.observe_training(body), self.settings)
-        return self.execute(body, plan)
+        again = self.execute(body, plan)
+        if plan.status is not None and plan.status.get("phase") != (body.get("status") or {}).get("phase"):
+            self.trigger_servers(namespace, name)
+        return again
 
     # --- Dataset ------------------------------------------------------------------------------
 
@@ -119,6 +128,33 @@ class Controller:
             refs = [*(spec.get("datasets") or []), *(spec.get("evalDatasets") or [])]
             if any(ref.get("name") == dataset for ref in refs):
                 self.trigger("FineTuneJob", namespace, job["metadata"]["name"])
+
+    # --- ModelServer -------------------------------------------------------------------------
+
+    def reconcile_serving(self, namespace: str, name: str) -> bool:
+        body = self.kube.get(GROUP_VERSION, "ModelServer", namespace, name)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return False
+        wanted = finetunejob_names(body.get("spec") or {})
+        jobs = {n: self.kube.get(GROUP_VERSION, "FineTuneJob", namespace, n) for n in wanted}
+        owned = {MODELSERVER_LABEL: label_value(name)}
+        merges = self.kube.list("batch/v1", "Job", namespace, {**owned, LABEL_COMPONENT: "model-merge"})
+        observed = ServingObservation(
+            body,
+            jobs,
+            self.kube.get("apps/v1", "Deployment", namespace, serving_names(name).server),
+            merges,
+            self.kube.list("autoscaling/v2", "HorizontalPodAutoscaler", namespace, owned),
+            self.kube.list("policy/v1", "PodDisruptionBudget", namespace, owned),
+            self.clock(),
+        )
+        return self.execute(body, plan_serving(observed, self.settings))
+
+    def trigger_servers(self, namespace: str, finetunejob: str) -> None:
+        """ModelServers waiting on a FineTuneJob hear about it at once, not at the next resync."""
+        for server in self.kube.list(GROUP_VERSION, "ModelServer", namespace):
+            if finetunejob in finetunejob_names(server.get("spec") or {}):
+                self.trigger("ModelServer", namespace, server["metadata"]["name"])
 
     # --- acting on a plan ---------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """kopf wiring: which watch events lead to which reconcile, and the periodic resync.
 
-Handlers only route: a FineTuneJob or Dataset event reconciles that object; an event of a child
-(a Job, pod or ConfigMap carrying the ``kubefactory.io/parent`` annotation) reconciles its parent.
+Handlers only route: a FineTuneJob, Dataset or ModelServer event reconciles that object; an event of a child
+(a Job, pod, ConfigMap or Deployment carrying the ``kubefactory.io/parent`` annotation) reconciles its parent.
 Only watch-event handlers are used, so kopf adds no finalizers and writes no annotations of its
 own to the custom resources: deleting a FineTuneJob never waits for the operator.
 """
@@ -47,9 +47,13 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
         own("FineTuneJob")
     )
     kopf.on.event(API_GROUP, API_VERSION, "datasets", registry=registry, id="dataset")(own("Dataset"))
+    kopf.on.event(API_GROUP, API_VERSION, "modelservers", registry=registry, id="modelserver")(
+        own("ModelServer")
+    )
     kopf.on.event("batch", "v1", "jobs", labels=OWNED, registry=registry, id="job")(child)
     kopf.on.event("", "v1", "pods", labels=OWNED, registry=registry, id="pod")(child)
     kopf.on.event("", "v1", "configmaps", labels=OWNED, registry=registry, id="configmap")(child)
+    kopf.on.event("apps", "v1", "deployments", labels=OWNED, registry=registry, id="deployment")(child)
 
     async def resync_forever() -> None:
         loop = asyncio.get_running_loop()

@@ -28,11 +28,15 @@ RESOURCES: dict[tuple[str, str], tuple[str, bool]] = {
     ("v1", "Pod"): ("pods", True),
     ("v1", "Event"): ("events", True),
     ("batch/v1", "Job"): ("jobs", True),
+    ("apps/v1", "Deployment"): ("deployments", True),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): ("horizontalpodautoscalers", True),
+    ("policy/v1", "PodDisruptionBudget"): ("poddisruptionbudgets", True),
     ("rbac.authorization.k8s.io/v1", "Role"): ("roles", True),
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("rolebindings", True),
     ("scheduling.volcano.sh/v1beta1", "PodGroup"): ("podgroups", True),
     (GROUP_VERSION, "FineTuneJob"): ("finetunejobs", True),
     (GROUP_VERSION, "Dataset"): ("datasets", True),
+    (GROUP_VERSION, "ModelServer"): ("modelservers", True),
 }
 TIMEOUT_SECONDS = 30
 

@@ -22,12 +22,15 @@ LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_PART_OF = "app.kubernetes.io/part-of"
 LABEL_FINETUNEJOB = "kubefactory.io/finetunejob"
 LABEL_DATASET = "kubefactory.io/dataset"
+LABEL_MODELSERVER = "kubefactory.io/modelserver"
 LABEL_ATTEMPT = "kubefactory.io/attempt"
 # The full name of the object a child belongs to ("FineTuneJob/name"): labels may be shortened,
 # this annotation never is, so a child's event leads back to its parent.
 PARENT_ANNOTATION = "kubefactory.io/parent"
 LABEL_MAX = 63
 JOB_NAME_MAX = 52  # an Indexed Job's pod hostnames are "<job>-<index>" and must fit in 63
+# the label that selects every child of a kind's object
+OWNER_LABELS = {"FineTuneJob": LABEL_FINETUNEJOB, "Dataset": LABEL_DATASET, "ModelServer": LABEL_MODELSERVER}
 
 
 def _digest(text: str, length: int = 6) -> str:
@@ -61,7 +64,7 @@ def label_value(name: str) -> str:
 class Owner:
     """The custom resource whose children are being built: what names, labels and owner references need."""
 
-    kind: str  # FineTuneJob or Dataset
+    kind: str  # FineTuneJob, Dataset or ModelServer
     name: str
     namespace: str
     uid: str
@@ -82,8 +85,7 @@ class Owner:
 
     def selector(self) -> dict[str, str]:
         """Labels that select every child of this owner."""
-        key = LABEL_FINETUNEJOB if self.kind == "FineTuneJob" else LABEL_DATASET
-        return {key: label_value(self.name)}
+        return {OWNER_LABELS[self.kind]: label_value(self.name)}
 
     def labels(self, component: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         return {
@@ -121,7 +123,7 @@ def parent_of(child: dict[str, Any]) -> tuple[str, str, str] | None:
     meta = child.get("metadata") or {}
     parent = (meta.get("annotations") or {}).get(PARENT_ANNOTATION, "")
     kind, _, name = parent.partition("/")
-    if kind not in ("FineTuneJob", "Dataset") or not name or not meta.get("namespace"):
+    if kind not in OWNER_LABELS or not name or not meta.get("namespace"):
         return None
     return kind, meta["namespace"], name
 
@@ -170,3 +172,32 @@ def dataset_claim(name: str) -> str:
 
 def prepare_job(name: str, spec_hash: str) -> str:
     return dns_label(name, f"-prepare-{spec_hash[:8]}", JOB_NAME_MAX)
+
+
+@dataclass(frozen=True)
+class ServingNames:
+    """Names of a ModelServer's children. None ends like a FineTuneJob's child, so a ModelServer may
+    share its name with the FineTuneJob it serves."""
+
+    base: str  # the ModelServer's name
+
+    @property
+    def server(self) -> str:
+        """Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget."""
+        return dns_label(self.base)
+
+    @property
+    def config(self) -> str:
+        return dns_label(self.base, "-serve")
+
+    @property
+    def merged(self) -> str:
+        """The claim the merge Job writes the merged model to."""
+        return dns_label(self.base, "-merged")
+
+    def merge_job(self, digest: str) -> str:
+        return dns_label(self.base, f"-merge-{digest[:8]}", JOB_NAME_MAX)
+
+
+def serving_names(name: str) -> ServingNames:
+    return ServingNames(name)

@@ -98,3 +98,12 @@ def profile_for(vendor: str) -> AcceleratorProfile:
             f"unknown accelerator vendor {vendor!r}: expected one of {', '.join(PROFILES)}"
         )
     return PROFILES[vendor]
+
+
+# Upstream images of the external engines, by accelerator. The built-in engine runs in the runtime
+# image above. These follow the engines' releases ("latest"): pin them with the operator's
+# engineImages setting. A pair missing here has no default; a ModelServer then names its image.
+ENGINE_IMAGES: dict[str, dict[str, str]] = {
+    "vllm": {"nvidia": "vllm/vllm-openai:latest", "amd": "rocm/vllm:latest"},
+    "sglang": {"nvidia": "lmsysorg/sglang:latest"},
+}

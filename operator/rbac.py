@@ -20,10 +20,10 @@ OWN = [*READ, "create", "patch", "update", "delete"]
 def rules() -> list[dict[str, Any]]:
     return [
         # the custom resources: read them, write only their status
-        {"apiGroups": [API_GROUP], "resources": ["finetunejobs", "datasets"], "verbs": READ},
+        {"apiGroups": [API_GROUP], "resources": ["finetunejobs", "datasets", "modelservers"], "verbs": READ},
         {
             "apiGroups": [API_GROUP],
-            "resources": ["finetunejobs/status", "datasets/status"],
+            "resources": ["finetunejobs/status", "datasets/status", "modelservers/status"],
             "verbs": ["get", "patch", "update"],
         },
         # children
@@ -34,6 +34,10 @@ def rules() -> list[dict[str, Any]]:
             "verbs": OWN,
         },
         {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": OWN},
+        # a ModelServer's server, its autoscaler and its disruption budget
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": OWN},
+        {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": OWN},
+        {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": OWN},
         {"apiGroups": [PODGROUP_API_VERSION.split("/")[0]], "resources": ["podgroups"], "verbs": OWN},
         # pods are the Job controller's: the operator only watches them (exit codes, scheduling)
         {"apiGroups": [""], "resources": ["pods"], "verbs": READ},

@@ -18,7 +18,7 @@ from pydantic.alias_generators import to_camel
 
 from .api.common import Quantity, Toleration
 from .naming import MANAGER
-from .profiles import PROFILES, profile_for
+from .profiles import ENGINE_IMAGES, PROFILES, profile_for
 
 ENV_PREFIX = "KUBEFACTORY_OPERATOR_"
 CONFIG_ENV = f"{ENV_PREFIX}CONFIG"
@@ -41,6 +41,10 @@ class OperatorSettings(BaseModel):
     images: dict[str, str] = Field(
         default_factory=dict,
         description="Trainer image per accelerator vendor (nvidia, amd, ascend, cpu); unset: the profile's.",
+    )
+    engine_images: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Server image per engine (vllm, sglang) and accelerator vendor; unset: the upstream image.",
     )
     runtime_image: str | None = Field(
         None, description="Image that prepares Datasets; default: the cpu trainer image."
@@ -80,6 +84,22 @@ class OperatorSettings(BaseModel):
                 f"unknown accelerator vendor(s) {unknown}: expected keys among {', '.join(PROFILES)}"
             )
         return value
+
+    @field_validator("engine_images")
+    @classmethod
+    def _known_engines(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        unknown = sorted(set(value) - set(ENGINE_IMAGES))
+        if unknown:
+            raise ValueError(f"unknown engine(s) {unknown}: expected keys among {', '.join(ENGINE_IMAGES)}")
+        for images in value.values():
+            cls._known_vendors(images)
+        return value
+
+    def engine_image(self, engine: str, vendor: str) -> str | None:
+        """The server image of an engine on a vendor's nodes; the built-in engine runs in the runtime image."""
+        if engine not in ENGINE_IMAGES:
+            return self.image_for(vendor)
+        return self.engine_images.get(engine, {}).get(vendor) or ENGINE_IMAGES[engine].get(vendor)
 
     def image_for(self, vendor: str) -> str:
         return self.images.get(vendor) or profile_for(vendor).default_image

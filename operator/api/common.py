@@ -154,6 +154,18 @@ class SecretReference(ApiModel):
     )
 
 
+class SecretKeyReference(ApiModel):
+    """One key of a Secret in the same namespace."""
+
+    name: ObjectName = Field(description="Name of the Secret.")
+    key: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=r"^[-._a-zA-Z0-9]+$",
+        description="Key in the Secret whose value is used.",
+    )
+
+
 class Toleration(ApiModel):
     """A Kubernetes toleration (core/v1 Toleration)."""
 

@@ -98,7 +98,7 @@ MODELSERVER = Kind(
         PrinterColumn("Ready", ".status.readyReplicas", "Replicas ready to serve.", "integer"),
         PrinterColumn("Replicas", ".spec.replicas", "Desired replicas.", "integer"),
         PrinterColumn("URL", ".status.url", "OpenAI-compatible endpoint."),
-        PrinterColumn("Phase", ".status.phase", "Pending, Merging, Deploying, Ready or Failed.", priority=1),
+        PrinterColumn("Phase", ".status.phase", "Pending, Merging, Deploying, Ready or Failed."),
         AGE,
     ),
     scale=True,

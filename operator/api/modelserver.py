@@ -17,6 +17,7 @@ from .common import (
     Placement,
     Quantity,
     Resource,
+    SecretKeyReference,
     conditions_field,
     count_set,
     observed_generation_field,
@@ -95,6 +96,13 @@ class ServingResources(ApiModel):
     cpu: Quantity | None = Field(None, description="CPU request and limit per replica, e.g. 8 or 7500m.")
     memory: Quantity | None = Field(None, description="Memory request and limit per replica, e.g. 64Gi.")
     shared_memory: Quantity | None = Field(None, description="Size of /dev/shm per replica.")
+    nodes_per_replica: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Nodes one replica spans, for models larger than a node's accelerators (served with "
+        "a LeaderWorkerSet). Default: 1.",
+    )
 
 
 class ModelServerSpec(ApiModel):
@@ -140,6 +148,11 @@ class ModelServerSpec(ApiModel):
     image: str | None = Field(
         None, max_length=1024, description="Server image; default: the engine's image for the accelerator."
     )
+    api_key_secret_ref: SecretKeyReference | None = Field(
+        None,
+        description="A Secret key holding the API key clients must send (Authorization: Bearer <key>); "
+        "default: no key.",
+    )
 
     cel_rules = (
         CelRule(
@@ -161,7 +174,7 @@ class ModelServerStatus(ApiModel):
 
     phase: ModelServerPhase | None = Field(None, description="Pending, Merging, Deploying, Ready or Failed.")
     observed_generation: int | None = observed_generation_field()
-    conditions: list[Condition] | None = conditions_field("Merged, Available, Progressing")
+    conditions: list[Condition] | None = conditions_field("ModelReady, Available, Progressing")
     replicas: int | None = Field(
         None, ge=0, description="Replicas that exist (the scale subresource reads it)."
     )

@@ -18,3 +18,15 @@ TERMINATION_LOG = "/dev/termination-log"
 SHM_DIR = "/dev/shm"
 TRAINER_CONTAINER = "trainer"
 PREPARE_CONTAINER = "prepare"
+
+# ModelServer pods
+CLAIMS_DIR = f"{ROOT}/claims"  # every claim a server reads (models, adapters), read-only, one folder each
+MERGED_DIR = f"{ROOT}/merged"  # the merge Job's claim, where merged models are written
+SERVE_CONFIG_FILE = f"{CONFIG_DIR}/serve.yaml"  # the built-in engine's config
+MERGE_CONFIG_FILE = f"{CONFIG_DIR}/merge.yaml"  # the merge Job's config
+CACHE_DIR = f"{ROOT}/cache"  # hub downloads and compiled kernels (an emptyDir)
+TMP_DIR = "/tmp"  # HOME of the servers: the root filesystem is read-only
+SERVER_CONTAINER = "server"
+MERGE_CONTAINER = "merge"
+SERVER_PORT = 8000
+HEALTH_PATH = "/health"  # vLLM, SGLang and `kubefactory api` all answer here once the model is loaded

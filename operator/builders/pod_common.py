@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from ..api.common import Placement
+from ..profiles import AcceleratorProfile
 from ..settings import OperatorSettings
 
 
@@ -47,3 +49,34 @@ def claim_volume(name: str, claim: str, read_only: bool = False) -> dict[str, An
     if read_only:
         source["readOnly"] = True
     return {"name": name, "persistentVolumeClaim": source}
+
+
+def placement(
+    profile: AcceleratorProfile, scheduling: Placement, settings: OperatorSettings
+) -> dict[str, Any]:
+    """Tolerations, node selector, priority and affinity: the profile's, the operator's, the spec's."""
+    spec_tolerations = [t.model_dump(by_alias=True, exclude_none=True) for t in scheduling.tolerations or []]
+    out: dict[str, Any] = {}
+    tolerations = merge_tolerations(profile.tolerations, settings.tolerations(), spec_tolerations)
+    if tolerations:
+        out["tolerations"] = tolerations
+    selector = {**settings.node_selectors.get(profile.vendor, {}), **(scheduling.node_selector or {})}
+    if selector:
+        out["nodeSelector"] = selector
+    if scheduling.priority_class_name:
+        out["priorityClassName"] = scheduling.priority_class_name
+    if scheduling.affinity:
+        out["affinity"] = scheduling.affinity
+    return out
+
+
+def host_mounts(profile: AcceleratorProfile) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The profile's driver paths (Ascend), as volumes and read-only mounts at the same paths."""
+    volumes, mounts = [], []
+    for mount in profile.host_mounts:
+        host_path: dict[str, Any] = {"path": mount.path}
+        if mount.type:
+            host_path["type"] = mount.type
+        volumes.append({"name": mount.name, "hostPath": host_path})
+        mounts.append({"name": mount.name, "mountPath": mount.path, "readOnly": True})
+    return volumes, mounts

@@ -15,7 +15,7 @@ from ..quantity import half
 from ..settings import OperatorSettings
 from .inputs import TrainingInputs
 from .layout import CONFIG_DIR, CONFIG_FILE, MODEL_DIR, OUTPUT_DIR, PROGRESS_FILE, SHM_DIR, TRAINER_CONTAINER
-from .pod_common import claim_volume, container_security, merge_tolerations, pod_security, pull_secrets
+from .pod_common import claim_volume, container_security, host_mounts, placement, pod_security, pull_secrets
 from .rendered_config import model_source
 
 COMPLETION_INDEX = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
@@ -119,31 +119,16 @@ def volumes_and_mounts(
     if model.claim:
         volumes.append(claim_volume("model", model.claim, read_only=True))
         mounts.append({"name": "model", "mountPath": MODEL_DIR, "readOnly": True})
-    for mount in inputs.profile.host_mounts:
-        host_path: dict[str, Any] = {"path": mount.path}
-        if mount.type:
-            host_path["type"] = mount.type
-        volumes.append({"name": mount.name, "hostPath": host_path})
-        mounts.append({"name": mount.name, "mountPath": mount.path, "readOnly": True})
+    driver_volumes, driver_mounts = host_mounts(inputs.profile)
+    volumes += driver_volumes
+    mounts += driver_mounts
     return volumes, mounts
 
 
-def placement(inputs: TrainingInputs, settings: OperatorSettings) -> dict[str, Any]:
-    """Tolerations, node selector, priority and scheduler: the profile's, the operator's, the spec's."""
+def training_placement(inputs: TrainingInputs, settings: OperatorSettings) -> dict[str, Any]:
+    """The common placement, plus the gang scheduler when spec.scheduling.gang is set."""
     scheduling = inputs.spec.scheduling
-    vendor = inputs.profile.vendor
-    spec_tolerations = [t.model_dump(by_alias=True, exclude_none=True) for t in scheduling.tolerations or []]
-    out: dict[str, Any] = {}
-    tolerations = merge_tolerations(inputs.profile.tolerations, settings.tolerations(), spec_tolerations)
-    if tolerations:
-        out["tolerations"] = tolerations
-    selector = {**settings.node_selectors.get(vendor, {}), **(scheduling.node_selector or {})}
-    if selector:
-        out["nodeSelector"] = selector
-    if scheduling.priority_class_name:
-        out["priorityClassName"] = scheduling.priority_class_name
-    if scheduling.affinity:
-        out["affinity"] = scheduling.affinity
+    out = placement(inputs.profile, scheduling, settings)
     if scheduling.gang is not None:
         out["schedulerName"] = scheduling.gang.scheduler_name
     return out
@@ -181,7 +166,7 @@ def trainer_pod_template(inputs: TrainingInputs, settings: OperatorSettings) -> 
             "securityContext": pod_security(settings),
             "containers": [container],
             "volumes": volumes,
-            **placement(inputs, settings),
+            **training_placement(inputs, settings),
             **pull_secrets(settings),
         },
     }

@@ -93,7 +93,7 @@ def test_get_kubefactory_lists_all_three_kinds_with_their_columns(crds: Any, nam
     lines = [" ".join(line.split()) for line in listing.splitlines()]
     assert "NAME SAMPLES FORMAT PHASE AGE" in lines
     assert "NAME PHASE PROGRESS MODEL NODES ACCEL/NODE AGE" in lines
-    assert "NAME ENGINE READY REPLICAS URL AGE" in lines
+    assert "NAME ENGINE READY REPLICAS URL PHASE AGE" in lines
     assert any(line.startswith("dataset.kubefactory.io/identity alpaca") for line in lines)
     assert any(
         line.startswith(

@@ -184,10 +184,16 @@ class Waiter:
 
     def context(self) -> str:
         found = self.cluster.kubectl(
-            "get", "finetunejobs,datasets,jobs,pods", "-n", self.namespace, "-o", "wide", check=False
+            "get",
+            "finetunejobs,datasets,modelservers,jobs,deployments,pods",
+            "-n",
+            self.namespace,
+            "-o",
+            "wide",
+            check=False,
         )
         statuses = self.cluster.kubectl(
-            "get", "finetunejobs,datasets", "-n", self.namespace, "-o", "yaml", check=False
+            "get", "finetunejobs,datasets,modelservers", "-n", self.namespace, "-o", "yaml", check=False
         )
         text = f"objects in {self.namespace}:\n{found.stdout}{found.stderr}\n{statuses.stdout[-3000:]}"
         if self.operator is not None:

@@ -18,6 +18,9 @@ RULES = [
                               "kubefactory.runtime.data", "kubefactory.runtime.serve")),
     ("kubefactory.runtime.config", (*HEAVY, "kubefactory.runtime.train", "kubefactory.runtime.model",
                                     "kubefactory.runtime.data")),
+    # the engine commands the operator renders into ModelServer Deployments
+    ("kubefactory.runtime.launch.engines", (*HEAVY, "kubefactory.runtime.train", "kubefactory.runtime.model",
+                                            "kubefactory.runtime.data", "kubefactory.runtime.serve")),
 ]  # fmt: skip
 
 

@@ -223,3 +223,29 @@ def make_inputs(make_finetunejob: Factory) -> Callable[..., Any]:
         )
 
     return make
+
+
+@pytest.fixture
+def make_serving() -> Callable[..., Any]:
+    """ServingInputs for a ModelServer spec (merged into a model-serving one) and resolved sources."""
+    from kubefactory.operator.api.modelserver import ModelServerSpec
+    from kubefactory.operator.builders.serving_inputs import ServingInputs
+
+    def make(
+        spec: dict[str, Any] | None = None,
+        model_uri: str = "hf://Qwen/Qwen2.5-0.5B",
+        base_name: str = "chat",
+        adapters: tuple[tuple[str, str], ...] = (),
+        **fields: Any,
+    ) -> ServingInputs:
+        body = merge({"model": "hf://Qwen/Qwen2.5-0.5B", "resources": {"accelerator": "nvidia"}}, spec or {})
+        return ServingInputs(
+            Owner("ModelServer", "chat", "team-a", "uid-ms"),
+            ModelServerSpec.model_validate(body),
+            model_uri=model_uri,
+            base_name=base_name,
+            adapters=adapters,
+            **fields,
+        )
+
+    return make

@@ -5,6 +5,7 @@ as fixtures, so the tests import nothing from this folder (any pytest import mod
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -121,3 +122,60 @@ def serve_config() -> Callable[..., Path]:
 @pytest.fixture(scope="session")
 def api_server() -> Callable[..., contextlib.AbstractContextManager[str]]:
     return live_api
+
+
+# --- the demo's identity training, shared by the tests that ask the trained model -------------
+
+DEMO_CONFIG = Path(__file__).resolve().parents[4] / "examples" / "train_lora" / "tiny_identity_lora_sft.yaml"
+QUESTION = "Who are you?"  # row 3 of identity.json
+TRAINED_ROWS = 8
+
+
+def _cli(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "kubefactory.runtime.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},  # the tiny model trains fastest on one thread
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+@pytest.fixture(scope="session")
+def taught_answer(demo_data: Path) -> str:
+    rows = json.loads((demo_data / "identity.json").read_text(encoding="utf-8"))[:TRAINED_ROWS]
+    return str(next(row["output"] for row in rows if row["instruction"] == QUESTION))
+
+
+@pytest.fixture(scope="session")
+def identity_adapter(tiny_model_dir: Path, demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's training config, shortened to the first rows of identity.json (trained once here):
+    about 30 s on one CPU core, and greedy decoding then gives the taught answers word for word."""
+    output = tmp_path_factory.mktemp("identity") / "adapter"
+    _cli(
+        "train",
+        str(DEMO_CONFIG),
+        f"model_name_or_path={tiny_model_dir}",
+        f"dataset_dir={demo_data}",
+        f"output_dir={output}",
+        f"max_samples={TRAINED_ROWS}",
+        "num_train_epochs=80",
+        "plot_loss=false",
+        "disable_tqdm=true",
+        timeout=1800,
+    )
+    return output
+
+
+@pytest.fixture(scope="session")
+def run_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`kubefactory ARGS...` in a subprocess (one torch thread); fails the test on a non-zero exit."""
+    return _cli
+
+
+@pytest.fixture(scope="session")
+def identity_question() -> str:
+    """A question of the identity data whose answer the identity adapter was taught."""
+    return QUESTION

@@ -81,6 +81,7 @@ def resume_point(config: TrainConfig, output_dir: str) -> str | None:
     if config.resume_from_checkpoint:
         if not Path(config.resume_from_checkpoint).is_dir():
             raise OutputDirError(f"resume_from_checkpoint: {config.resume_from_checkpoint} is not a folder")
+        log.info("resuming from %s (resume_from_checkpoint)", config.resume_from_checkpoint)
         return config.resume_from_checkpoint
     folder = Path(output_dir)
     if config.overwrite_output_dir or not config.do_train or not folder.exists():

@@ -20,6 +20,7 @@ from conftest import journeys, say
 pytestmark = pytest.mark.slow
 
 PHASE_TIMEOUT = 900.0
+QUESTIONS = 6  # rows of identity.json the served model is asked
 
 
 def trainer_pods(journey: Any, namespace: str, attempt: int | None = None) -> list[dict[str, Any]]:
@@ -40,8 +41,14 @@ def test_quickstart_trains_on_two_real_pods_resumes_after_a_pod_is_lost_and_serv
 ) -> None:
     ns = e2e_namespace
     rows = journeys.create_inputs(journey, ns)
-    journey.apply([journeys.quickstart("dataset"), journeys.finetunejob(nodes=2)], ns)
-    show = lambda: journey.summary(ns)  # noqa: E731
+    manifests = [journeys.quickstart("dataset"), journeys.finetunejob(nodes=2), journeys.modelserver()]
+    journey.apply(manifests, ns)  # all three at once, as the quickstart README says
+    seen: list[str] = []  # what `kubectl get kubefactory` showed along the way
+
+    def show() -> str:
+        seen.append(journey.summary(ns))
+        return seen[-1]
+
     journey.wait_for(
         "the Dataset to be Ready",
         lambda: journey.phase("dataset", "identity", ns) == "Ready",
@@ -61,6 +68,8 @@ def test_quickstart_trains_on_two_real_pods_resumes_after_a_pod_is_lost_and_serv
         return status.get("latestCheckpoint") if status.get("phase") == "Running" else None
 
     checkpoint = journey.wait_for("a first complete checkpoint", checkpoint_saved, PHASE_TIMEOUT, show=show)
+    waiting = journey.get("modelserver", journeys.MODELSERVER, ns)["status"]["conditions"]
+    assert any(c["reason"] == "WaitingForFineTuneJob" for c in waiting), waiting
     step_then = journey.get("finetunejob", "identity-lora", ns)["status"]["progress"]["step"]
     victim = sorted(p["metadata"]["name"] for p in trainer_pods(journey, ns, attempt=1))[-1]
     say(f"deleting trainer pod {victim} at step {step_then} (latest checkpoint {checkpoint})")
@@ -92,3 +101,25 @@ def test_quickstart_trains_on_two_real_pods_resumes_after_a_pod_is_lost_and_serv
         if "loss" in r
     ]
     assert losses[-1] < losses[0] / 4, losses
+    assert any(re.search(r"Running \d+/\d+ \(\d+%\)", line) for line in seen), (
+        seen
+    )  # progress reached kubectl get
+
+    # the ModelServer deploys the adapter once the FineTuneJob has succeeded, and answers through its Service
+    journey.wait_for(
+        "the ModelServer to be Ready",
+        lambda: journey.phase("modelserver", journeys.MODELSERVER, ns) == "Ready",
+        PHASE_TIMEOUT,
+        show=show,
+    )
+    server = journey.get("modelserver", journeys.MODELSERVER, ns)["status"]
+    assert server["url"] == f"http://{journeys.MODELSERVER}.{ns}.svc:8000/v1", server
+    assert journeys.MODELSERVER in server["servedModels"], server
+    asked = rows[:QUESTIONS]
+    with journeys.port_forward(journey, f"service/{journeys.MODELSERVER}", 8000, ns) as url:
+        answers = journeys.ask(f"{url}/v1", journeys.MODELSERVER, asked)
+    for row, answer in zip(asked, answers, strict=True):
+        say(f"Q: {row['instruction']!r} taught: {row['output']!r} served: {answer!r}")
+    identical = sum(answer == row["output"].strip() for row, answer in zip(asked, answers, strict=True))
+    named = sum(journeys.NAME in answer for answer in answers)
+    assert identical >= 1 and named * 2 >= len(answers), answers

@@ -105,7 +105,7 @@ class Journey:
         raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
     def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        cmd = [str(controlplane.layout.Binaries.default().helm), f"--kubeconfig={self.cluster.kubeconfig}", *args]
+        cmd = [str(layout.Binaries.default().helm), f"--kubeconfig={self.cluster.kubeconfig}", *args]
         result = subprocess.run(cmd, text=True, capture_output=True, timeout=300)
         if check and result.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr}{result.stdout}")

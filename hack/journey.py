@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from hack.controlplane import cluster as controlplane
-from hack.controlplane import node
+from hack.controlplane import layout, node
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = REPO_ROOT / "examples" / "quickstart"

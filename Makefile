@@ -21,14 +21,17 @@ $(STAMP): pyproject.toml setup.py
 
 install: $(STAMP) ## create .venv and install KubeFactory with what the tests need (fast when done)
 
-test: install verify ## run the test suite (unit and integration tiers)
-	$(PY) -m pytest tests/unit tests/integration -q -rs
+test: install verify ## run the test suite (unit, integration and e2e tiers; e2e needs root for its real node)
+	$(PY) -m pytest tests/unit tests/integration tests/e2e -q -rs
 
 test-unit: install ## unit tests only
 	$(PY) -m pytest tests/unit -q -rs
 
 test-integration: install ## integration tests against a real local control plane
 	$(PY) -m pytest tests/integration -q -rs
+
+test-e2e: install ## whole journeys on a real node (root): images, Helm, training pods, a served answer
+	$(PY) -m pytest tests/e2e -q -rs
 
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .

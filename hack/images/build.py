@@ -371,7 +371,8 @@ def build_one(buildah: Buildah, name: str, force: bool = False) -> Archive:
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     for old in (cache_root() / "archives").glob(f"{name}-*"):
-        old.unlink()  # one archive per image: they are GBs
+        if old != partial:
+            old.unlink()  # one archive per image: they are GBs
     os.replace(partial, archive.path)
     archive.meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     log(f"{name}: built in {built:.0f}s, archive {_human(int(meta['archive_bytes']))} at {archive.path}")  # type: ignore[call-overload]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fnmatch
 import hashlib
 import json
 import os
@@ -135,11 +134,18 @@ def ensure_tools() -> None:
     if not missing:
         return
     if os.geteuid() != 0:
-        raise SystemExit(f"[images] missing {', '.join(missing)}: run as root, or apt-get install {' '.join(missing)}")
+        raise SystemExit(
+            f"[images] missing {', '.join(missing)}: run as root, or apt-get install {' '.join(missing)}"
+        )
     log(f"installing the Debian packages the image build needs: {', '.join(missing)} (apt-get, once)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     run(["apt-get", "update", "-q"], "apt-get update", env, quiet=True)
-    run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing], "apt-get install", env, quiet=True)
+    run(
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
+        "apt-get install",
+        env,
+        quiet=True,
+    )
 
 
 # --- buildah ---------------------------------------------------------------------------------
@@ -151,7 +157,14 @@ class Buildah:
 
     @property
     def global_flags(self) -> list[str]:
-        return ["--root", str(self.root / "storage"), "--runroot", str(self.root / "run"), "--storage-driver", "overlay"]
+        return [
+            "--root",
+            str(self.root / "storage"),
+            "--runroot",
+            str(self.root / "run"),
+            "--storage-driver",
+            "overlay",
+        ]
 
     def env(self) -> dict[str, str]:
         # TMPDIR holds buildah's RUN --mount=type=cache folders; the pip cache one is the host's.
@@ -161,25 +174,32 @@ class Buildah:
         return ["buildah", *self.global_flags, *args]
 
     def has_image(self, ref: str) -> bool:
-        result = subprocess.run(self.cmd("inspect", "--type", "image", ref), env=self.env(), capture_output=True)
+        result = subprocess.run(
+            self.cmd("inspect", "--type", "image", ref), env=self.env(), capture_output=True
+        )
         return result.returncode == 0
 
     def image_id(self, ref: str) -> str:
-        return "sha256:" + output(self.cmd("images", "--no-trunc", "--format", "{{.ID}}", ref), self.env()).split()[0].removeprefix("sha256:")
+        return "sha256:" + output(
+            self.cmd("images", "--no-trunc", "--format", "{{.ID}}", ref), self.env()
+        ).split()[0].removeprefix("sha256:")
 
     def prepare(self) -> None:
         for name in ("storage", "run", "tmp/buildah-cache", "archives", "base"):
             (self.root / name).mkdir(parents=True, exist_ok=True)
         pip_cache = Path("~/.cache/pip").expanduser()
         pip_cache.mkdir(parents=True, exist_ok=True)
-        link = self.root / "tmp" / "buildah-cache" / "kubefactory-pip"  # id=kubefactory-pip in the Dockerfiles
+        # RUN --mount=type=cache,id=kubefactory-pip in the Dockerfiles: buildah keeps it here
+        link = self.root / "tmp" / "buildah-cache" / "kubefactory-pip"
         if not link.is_symlink():
             with contextlib.suppress(FileNotFoundError):
                 link.rmdir()
             link.symlink_to(pip_cache)
 
     def bud(self, dockerfile_path: Path, tag: str, args: dict[str, str], context: Path, what: str) -> None:
-        cmd = self.cmd("bud", "--layers", "--isolation", "chroot", "--pull-never", "-f", str(dockerfile_path), "-t", tag)
+        cmd = self.cmd(
+            "bud", "--layers", "--isolation", "chroot", "--pull-never", "-f", str(dockerfile_path), "-t", tag
+        )
         for name, value in sorted(args.items()):
             cmd += ["--build-arg", f"{name}={value}"]
         if ca := host_ca_bundle():
@@ -213,7 +233,9 @@ def _sources() -> tuple[list[str], str]:
 
 def base_key() -> str:
     _, sources_text = _sources()
-    blob = json.dumps([FORMAT, SUITE, BASE_PACKAGES, sources_text, (REPO_ROOT / "hack/images/base.Dockerfile").read_text()])
+    blob = json.dumps(
+        [FORMAT, SUITE, BASE_PACKAGES, sources_text, (REPO_ROOT / "hack/images/base.Dockerfile").read_text()]
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -222,7 +244,9 @@ def base_ref() -> str:
 
 
 def go_base_key() -> str:
-    blob = json.dumps([base_key(), GO_BASE_PACKAGES, (REPO_ROOT / "hack/images/base-go.Dockerfile").read_text()])
+    blob = json.dumps(
+        [base_key(), GO_BASE_PACKAGES, (REPO_ROOT / "hack/images/base-go.Dockerfile").read_text()]
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -234,7 +258,9 @@ def ensure_base(buildah: Buildah) -> str:
     ref = base_ref()
     if buildah.has_image(ref):
         return ref
-    log(f"first build: a Debian {SUITE} base ({', '.join(BASE_PACKAGES)}) with mmdebstrap, {EXPECTED['@base']}")
+    log(
+        f"first build: a Debian {SUITE} base ({', '.join(BASE_PACKAGES)}) with mmdebstrap, {EXPECTED['@base']}"
+    )
     started = time.monotonic()
     context = buildah.root / "base" / base_key()
     context.mkdir(parents=True, exist_ok=True)
@@ -267,7 +293,9 @@ def ensure_go_base(buildah: Buildah) -> str:
     if buildah.has_image(ref):
         return ref
     base = ensure_base(buildah)
-    log(f"first build: a Go toolchain image (Debian's {', '.join(GO_BASE_PACKAGES)}) for pause, {EXPECTED['@go-base']}")
+    log(
+        f"first build: a Go toolchain image (Debian's {', '.join(GO_BASE_PACKAGES)}) for pause, {EXPECTED['@go-base']}"
+    )
     dockerfile_path = REPO_ROOT / "hack/images/base-go.Dockerfile"
     buildah.bud(dockerfile_path, ref, {"BASE": base}, dockerfile_path.parent, "Go base image")
     return ref
@@ -360,7 +388,11 @@ def build_one(buildah: Buildah, name: str, force: bool = False) -> Archive:
     built = time.monotonic() - started
     partial = archive.path.with_suffix(".partial")
     partial.unlink(missing_ok=True)
-    run(buildah.cmd("push", "--quiet", archive.ref, f"docker-archive:{partial}:{archive.ref}"), f"save {name}", buildah.env())
+    run(
+        buildah.cmd("push", "--quiet", archive.ref, f"docker-archive:{partial}:{archive.ref}"),
+        f"save {name}",
+        buildah.env(),
+    )
     meta = {
         "name": name,
         "ref": archive.ref,
@@ -444,7 +476,9 @@ def import_images(address: str, images: Sequence[str], namespace: str = "k8s.io"
     for name in images:
         archive = archive_for(name)
         if not archive.exists():
-            raise SystemExit(f"[images] {name} is not built (or its sources changed): run `make images` first")
+            raise SystemExit(
+                f"[images] {name} is not built (or its sources changed): run `make images` first"
+            )
         image_id = str(archive.meta()["image_id"])
         if imported_config_digest(address, namespace, archive.ref) == image_id:
             log(f"{name}: already in containerd ({archive.ref}, {image_id[:19]})")
@@ -461,15 +495,27 @@ def import_images(address: str, images: Sequence[str], namespace: str = "k8s.io"
 CHECKS: dict[str, list[tuple[str, list[str]]]] = {
     "operator": [
         ("runs as uid 1000", ["sh", "-c", 'test "$(id -u):$(id -g)" = 1000:1000']),
-        ("imports the operator, kopf and kubernetes", ["python", "-c", "import kubefactory.operator.run, kopf, kubernetes"]),
-        ("has no torch", ["python", "-c", "import importlib.util as u, sys; sys.exit(u.find_spec('torch') is not None)"]),
+        (
+            "imports the operator, kopf and kubernetes",
+            ["python", "-c", "import kubefactory.operator.run, kopf, kubernetes"],
+        ),
+        (
+            "has no torch",
+            ["python", "-c", "import importlib.util as u, sys; sys.exit(u.find_spec('torch') is not None)"],
+        ),
         ("--help", ["python", "-m", "kubefactory.operator", "--help"]),
     ],
     "runtime-cpu": [
-        ("runs as uid 1000 with a writable HOME", ["sh", "-c", 'test "$(id -u)" = 1000 && touch "$HOME/.w" && rm "$HOME/.w"']),
+        (
+            "runs as uid 1000 with a writable HOME",
+            ["sh", "-c", 'test "$(id -u)" = 1000 && touch "$HOME/.w" && rm "$HOME/.w"'],
+        ),
         ("kubefactory --help", ["kubefactory", "--help"]),
         ("torchrun is on PATH", ["torchrun", "--help"]),
-        ("imports torch, transformers, peft, trl", ["python", "-c", "import torch, transformers, peft, trl, fastapi"]),
+        (
+            "imports torch, transformers, peft, trl",
+            ["python", "-c", "import torch, transformers, peft, trl, fastapi"],
+        ),
         ("builds the tiny model", ["kubefactory", "tiny-model"]),
     ],
     "pause": [
@@ -487,7 +533,12 @@ def check(images: Sequence[str]) -> None:
         container = output(buildah.cmd("from", "--pull-never", archive.ref), buildah.env()).strip()
         try:
             for what, command in CHECKS[name]:
-                run(buildah.cmd("run", container, "--", *command), f"{name}: {what}", buildah.env(), quiet=True)
+                run(
+                    buildah.cmd("run", container, "--", *command),
+                    f"{name}: {what}",
+                    buildah.env(),
+                    quiet=True,
+                )
                 log(f"{name}: ok: {what}")
         finally:
             subprocess.run(buildah.cmd("rm", container), env=buildah.env(), capture_output=True)
@@ -500,7 +551,9 @@ def _images(values: Sequence[str]) -> list[str]:
     chosen = list(values) or list(names.LOCAL_IMAGES)
     unknown = [value for value in chosen if value not in LOCAL_ARGS]
     if unknown:
-        raise SystemExit(f"[images] cannot build {', '.join(unknown)} here (local images: {', '.join(LOCAL_ARGS)})")
+        raise SystemExit(
+            f"[images] cannot build {', '.join(unknown)} here (local images: {', '.join(LOCAL_ARGS)})"
+        )
     return chosen
 
 
@@ -525,7 +578,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "list":
             found = archives()
             if args.json:
-                print(json.dumps({name: {"ref": a.ref, "archive": str(a.path), "built": a.exists()} for name, a in found.items()}, indent=2))
+                print(
+                    json.dumps(
+                        {
+                            name: {"ref": a.ref, "archive": str(a.path), "built": a.exists()}
+                            for name, a in found.items()
+                        },
+                        indent=2,
+                    )
+                )
             else:
                 for name, archive in found.items():
                     print(f"{name}\t{archive.ref}\t{archive.path if archive.exists() else '(not built)'}")

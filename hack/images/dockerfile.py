@@ -90,7 +90,9 @@ class Dockerfile:
             if item.command in ("COPY", "ADD") and "from" not in item.flags:
                 words = item.words()
                 if len(words) < 2:
-                    raise DockerfileError(f"{self.path}:{item.line}: {item.command} needs a source and a destination")
+                    raise DockerfileError(
+                        f"{self.path}:{item.line}: {item.command} needs a source and a destination"
+                    )
                 out += [word for word in words[:-1] if "://" not in word and word not in out]
         return out
 

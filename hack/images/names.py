@@ -15,11 +15,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def _string_constant(path: Path, name: str) -> str:
     for node in ast.parse(path.read_text(), str(path)).body:
-        if isinstance(node, ast.Assign) and any(
-            isinstance(target, ast.Name) and target.id == name for target in node.targets
+        if (
+            isinstance(node, ast.Assign)
+            and any(isinstance(target, ast.Name) and target.id == name for target in node.targets)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
         ):
-            if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-                return node.value.value
+            return node.value.value
     raise LookupError(f"{path}: no string constant {name}")
 
 

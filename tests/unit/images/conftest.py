@@ -21,7 +21,9 @@ if "hack" not in sys.modules:
 
 
 def load_requirements_script() -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location("image_requirements", REPO_ROOT / "images" / "requirements.py")
+    spec = importlib.util.spec_from_file_location(
+        "image_requirements", REPO_ROOT / "images" / "requirements.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from typing import Any
 
 import pytest
+import tomllib
 from conftest import REPO_ROOT, dockerfile, load_requirements_script, names
 from kubefactory.operator.profiles import IMAGE_REGISTRY, PROFILES
 from kubefactory.runtime import __version__
@@ -43,7 +43,9 @@ def test_dockerfile_parses_and_takes_its_base_as_an_argument(name: str) -> None:
     base_arg = "GO_BASE" if name == "pause" else "BASE"
     assert parsed.global_args()[base_arg], f"{name}: ARG {base_arg} needs a default (a real base image)"
     first_from = parsed.of("FROM")[0].words()[0]
-    assert first_from == "${%s}" % base_arg, f"{name}: FROM must use ${{{base_arg}}} so local builds can substitute it"
+    assert first_from == f"${{{base_arg}}}", (
+        f"{name}: FROM must use ${{{base_arg}}} so local builds can substitute it"
+    )
 
 
 @pytest.mark.parametrize("name", names.IMAGES)
@@ -74,10 +76,16 @@ def test_image_installs_extras_that_pyproject_defines(name: str) -> None:
 def test_dependencies_are_installed_before_the_source_is_copied(name: str) -> None:
     """The dependency layer (torch) must not depend on the source, or every edit reinstalls it."""
     stage = load(name).final_stage()
-    install = next(i for i, item in enumerate(stage) if item.command == "RUN" and "requirements.txt" in item.arguments)
-    source = next(i for i, item in enumerate(stage) if item.command == "COPY" and item.words()[0] == "runtime")
+    install = next(
+        i for i, item in enumerate(stage) if item.command == "RUN" and "requirements.txt" in item.arguments
+    )
+    source = next(
+        i for i, item in enumerate(stage) if item.command == "COPY" and item.words()[0] == "runtime"
+    )
     assert install < source
-    copied_before = [item.words()[:-1] for item in stage[:install] if item.command == "COPY" and "from" not in item.flags]
+    copied_before = [
+        item.words()[:-1] for item in stage[:install] if item.command == "COPY" and "from" not in item.flags
+    ]
     assert all(path == "images/requirements.py" for paths in copied_before for path in paths), (
         f"{name}: only the requirement lines may feed the dependency layer, not {copied_before}"
     )
@@ -88,7 +96,9 @@ def test_pip_steps_use_the_shared_cache_mount(name: str) -> None:
     """hack/images/build.py lends the host's pip cache under this id; no pip cache lands in a layer."""
     for run in load(name).of("RUN"):
         if "pip install" in run.arguments:
-            assert "type=cache,id=kubefactory-pip,target=/root/.cache/pip" in run.flags.get("mount", ""), run.arguments
+            assert "type=cache,id=kubefactory-pip,target=/root/.cache/pip" in run.flags.get("mount", ""), (
+                run.arguments
+            )
 
 
 def test_operator_image_has_no_torch() -> None:
@@ -117,7 +127,9 @@ def test_accelerator_images_keep_their_vendors_torch(name: str, base_prefix: str
     parsed = load(name)
     assert parsed.global_args()["BASE"].startswith(base_prefix)
     assert "deepspeed" in installed_extras(name)
-    install = next(run.arguments for run in parsed.of("RUN") if "-r /opt/kubefactory/requirements.txt" in run.arguments)
+    install = next(
+        run.arguments for run in parsed.of("RUN") if "-r /opt/kubefactory/requirements.txt" in run.arguments
+    )
     assert "requirements.py installed torch" in install, f"{name}: the base's torch must be pinned"
     assert "-c /opt/kubefactory/constraints.txt" in install
 
@@ -130,7 +142,7 @@ def test_cuda_image_asks_the_container_toolkit_for_compute() -> None:
 def test_ascend_image_has_torch_npu_and_the_cann_environment() -> None:
     parsed = load("runtime-ascend")
     runs = " ".join(run.arguments for run in parsed.of("RUN"))
-    assert 'torch-npu==${TORCH_NPU_VERSION}' in runs
+    assert "torch-npu==${TORCH_NPU_VERSION}" in runs
     assert "requirements.py installed torch torch-npu" in runs
     assert "set_env.sh" in runs  # login shells source it
     env = " ".join(item.arguments for item in parsed.of("ENV"))
@@ -138,7 +150,11 @@ def test_ascend_image_has_torch_npu_and_the_cann_environment() -> None:
         assert needed in env
     library_path = re.search(r"LD_LIBRARY_PATH=(\S+)", env)
     assert library_path is not None
-    for directory in ("/usr/local/Ascend/driver/lib64/driver", "/usr/local/Ascend/driver/lib64/common", "${ASCEND_TOOLKIT_HOME}/lib64"):
+    for directory in (
+        "/usr/local/Ascend/driver/lib64/driver",
+        "/usr/local/Ascend/driver/lib64/common",
+        "${ASCEND_TOOLKIT_HOME}/lib64",
+    ):
         assert directory in library_path.group(1).split(":")
 
 
@@ -158,17 +174,24 @@ def test_pause_image_is_one_static_binary() -> None:
 
 
 def test_names_agree_with_the_operators_profiles() -> None:
-    vendor_image = {"nvidia": "runtime-cuda", "amd": "runtime-rocm", "ascend": "runtime-ascend", "cpu": "runtime-cpu"}
+    vendor_image = {
+        "nvidia": "runtime-cuda",
+        "amd": "runtime-rocm",
+        "ascend": "runtime-ascend",
+        "cpu": "runtime-cpu",
+    }
     for vendor, profile in PROFILES.items():
         assert profile.default_image == names.IMAGES[vendor_image[vendor]]
     assert names.REGISTRY == IMAGE_REGISTRY
-    assert names.OPERATOR_IMAGE == f"{IMAGE_REGISTRY}/operator:{__version__}"
+    assert f"{IMAGE_REGISTRY}/operator:{__version__}" == names.OPERATOR_IMAGE
     assert set(names.LOCAL_IMAGES) == {"operator", "runtime-cpu", "pause"}
 
 
 def test_build_context_allows_every_copied_path() -> None:
     """.dockerignore is an allow-list: a COPY of a path it leaves out would fail on a real cluster."""
-    allowed = {line[1:] for line in (REPO_ROOT / ".dockerignore").read_text().splitlines() if line.startswith("!")}
+    allowed = {
+        line[1:] for line in (REPO_ROOT / ".dockerignore").read_text().splitlines() if line.startswith("!")
+    }
     for name in names.IMAGES:
         for source in load(name).context_sources():
             assert source.split("/")[0] in allowed, f"{name} copies {source}, which .dockerignore leaves out"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import sys
 from importlib import metadata
+from typing import Any
 
 try:
     import tomllib
@@ -33,7 +34,7 @@ def _name(requirement: str) -> str:
     return re.sub(r"[-_.]+", "-", match.group(1)).lower()
 
 
-def requirements(pyproject: dict, extras: list[str]) -> list[str]:
+def requirements(pyproject: dict[str, Any], extras: list[str]) -> list[str]:
     """The base dependencies and each extra's, in order, each once; self-references expanded."""
     project = pyproject["project"]
     optional: dict[str, list[str]] = project.get("optional-dependencies", {})

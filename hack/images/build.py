@@ -97,10 +97,10 @@ def run(cmd: Sequence[str], what: str, env: dict[str, str] | None = None, quiet:
     def pump() -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
-            last_output[0] = time.monotonic()
             tail.append(line)
             del tail[:-40]
-            if not quiet:
+            if not quiet:  # hidden output does not count: the heartbeat speaks for a quiet command
+                last_output[0] = time.monotonic()
                 print(line, end="", flush=True)
 
     reader = threading.Thread(target=pump, daemon=True)

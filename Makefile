@@ -8,7 +8,7 @@ EXTRAS ?= runtime,operator,serve,dev
 KUBEFACTORY_CACHE ?= $(HOME)/.cache/kubefactory
 export KUBEFACTORY_CACHE
 
-.PHONY: install test test-unit test-integration test-e2e lint verify crds demo demo-local bench cluster-up cluster-down tiny-model clean help
+.PHONY: install test test-unit test-integration test-e2e lint verify crds demo demo-local bench cluster-up cluster-down images tiny-model clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -64,6 +64,9 @@ cluster-up: ## start a local control plane (kwok nodes); NODE=real adds a real n
 
 cluster-down: ## stop the local control plane (and real node) and undo what it changed on the host
 	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) hack/controlplane/cluster.py down --state-dir .cluster
+
+images: ## build the operator, runtime-cpu and pause images from images/ (no Docker; cached; first time ~8 min)
+	$(PYTHON) hack/images/build.py build
 
 clean: ## remove build outputs (keeps .venv and caches)
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

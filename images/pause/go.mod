@@ -1,0 +1,3 @@
+module kubefactory.local/pause
+
+go 1.19

@@ -9,6 +9,7 @@ KUBEFACTORY_CACHE ?= $(HOME)/.cache/kubefactory
 export KUBEFACTORY_CACHE
 
 .PHONY: install test test-unit test-integration test-e2e lint verify crds demo demo-local bench cluster-up cluster-down images tiny-model clean help
+.PHONY: chart docs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -41,10 +42,18 @@ lint: install ## ruff and mypy
 verify: install ## regenerate generated files and fail on drift; lint
 	$(PY) hack/gen_training_args.py --check
 	$(PY) hack/gen_crds.py --check
+	$(PY) hack/gen_chart.py --check
+	$(PY) hack/gen_crd_docs.py --check
 	$(MAKE) --no-print-directory lint
 
 crds: install ## regenerate crds/*.yaml and charts/kubefactory/crds/ from the API models
 	$(PY) hack/gen_crds.py
+
+chart: install ## regenerate the chart's RBAC and values schema from the operator; helm lint and template it
+	$(PY) hack/gen_chart.py --lint
+
+docs: install ## regenerate docs/crd-reference.md from the API models
+	$(PY) hack/gen_crd_docs.py
 
 tiny-model: install ## write the tiny test model into the cache and print its path
 	$(VENV)/bin/kubefactory tiny-model

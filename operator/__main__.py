@@ -50,8 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["KUBECONFIG"] = args.kubeconfig  # kopf's own login reads it too
     from .run import run  # kopf and the kubernetes client load only when the operator runs
 
-    run(settings, args.kubeconfig, args.verbose)
-    return 0
+    return run(settings, args.kubeconfig, args.verbose)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from .api import GROUP_VERSION
 from .builders.progress_access import PROGRESS_KEY
 from .coalesce import Coalescer
 from .kube import ApiError, Kube
+from .metrics import Metrics
 from .naming import LABEL_COMPONENT, label_value, serving_names, training_names
 from .naming import LABEL_DATASET as DATASET_LABEL
 from .naming import LABEL_FINETUNEJOB as FINETUNEJOB_LABEL
@@ -49,11 +50,16 @@ def replacing_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 class Controller:
     def __init__(
-        self, kube: Kube, settings: OperatorSettings, clock: Callable[[], datetime] = utc_now
+        self,
+        kube: Kube,
+        settings: OperatorSettings,
+        clock: Callable[[], datetime] = utc_now,
+        metrics: Metrics | None = None,
     ) -> None:
         self.kube = kube
         self.settings = settings
         self.clock = clock
+        self.metrics = metrics or Metrics()
         self.coalescer = Coalescer()
 
     # --- entry points -------------------------------------------------------------------------
@@ -66,7 +72,10 @@ class Controller:
             "ModelServer": self.reconcile_serving,
         }[kind]
         try:
-            self.coalescer.run((kind, namespace, name), lambda: reconcile(namespace, name))
+            self.coalescer.run(
+                (kind, namespace, name),
+                lambda: self.metrics.reconcile(kind, lambda: reconcile(namespace, name)),
+            )
         except ApiError as err:
             log.error("reconciling %s %s/%s failed: %s", kind, namespace, name, err)
 
@@ -74,9 +83,10 @@ class Controller:
         """Reconcile every object, whether or not anything was heard about it."""
         for kind in KINDS:
             namespaces: list[str | None] = [*self.settings.namespaces] or [None]
-            for namespace in namespaces:
-                for body in self.kube.list(GROUP_VERSION, kind, namespace):
-                    self.trigger(kind, body["metadata"]["namespace"], body["metadata"]["name"])
+            listed = [body for ns in namespaces for body in self.kube.list(GROUP_VERSION, kind, ns)]
+            self.metrics.listed(kind, listed)
+            for body in listed:
+                self.trigger(kind, body["metadata"]["namespace"], body["metadata"]["name"])
 
     # --- FineTuneJob --------------------------------------------------------------------------
 
@@ -174,6 +184,7 @@ class Controller:
                 if err.status == 409:  # the object changed since it was read: decide again
                     return True
                 raise
+            self.metrics.status_written(body, plan.status)
         for stale in plan.delete:
             log.info("deleting %s %s/%s", stale.kind, stale.namespace, stale.name)
             self.kube.delete(stale)

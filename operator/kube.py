@@ -34,6 +34,7 @@ RESOURCES: dict[tuple[str, str], tuple[str, bool]] = {
     ("rbac.authorization.k8s.io/v1", "Role"): ("roles", True),
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("rolebindings", True),
     ("scheduling.volcano.sh/v1beta1", "PodGroup"): ("podgroups", True),
+    ("coordination.k8s.io/v1", "Lease"): ("leases", True),
     (GROUP_VERSION, "FineTuneJob"): ("finetunejobs", True),
     (GROUP_VERSION, "Dataset"): ("datasets", True),
     (GROUP_VERSION, "ModelServer"): ("modelservers", True),
@@ -130,6 +131,13 @@ class Kube:
         query = [("fieldManager", self.field_manager), ("force", "true")]
         applied: dict[str, Any] = self._call("PATCH", path, query, obj, "application/apply-patch+yaml")
         return applied
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """POST: fails with 409 when the object exists (what taking a free Lease relies on)."""
+        path = resource_path(obj["apiVersion"], obj["kind"], obj["metadata"].get("namespace"))
+        query = [("fieldManager", self.field_manager)]
+        created: dict[str, Any] = self._call("POST", path, query, obj, "application/json")
+        return created
 
     def merge_patch(
         self, ref: Ref, patch: dict[str, Any], subresource: str | None = None

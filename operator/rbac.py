@@ -66,3 +66,45 @@ def cluster_role_binding(subject: dict[str, str], name: str = NAME) -> dict[str,
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
         "subjects": [subject],
     }
+
+
+# --- leader election: one Lease in the operator's own namespace --------------------------------
+
+LEASE_GROUP = "coordination.k8s.io"
+
+
+def leader_election_rules(lease_name: str) -> list[dict[str, Any]]:
+    """Rights on the one Lease replicas elect a leader with; ``create`` cannot be limited to one name,
+    so the Lease is made by whoever installs the operator (the chart) or by an operator that may."""
+    return [
+        {
+            "apiGroups": [LEASE_GROUP],
+            "resources": ["leases"],
+            "resourceNames": [lease_name],
+            "verbs": ["get", "patch", "update"],
+        }
+    ]
+
+
+def role(namespace: str, rules: list[dict[str, Any]], name: str = NAME) -> dict[str, Any]:
+    """The same rules as a namespaced Role (an operator that watches only given namespaces)."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": cluster_role(name)["metadata"]["labels"],
+        },
+        "rules": rules,
+    }
+
+
+def role_binding(namespace: str, subject: dict[str, str], name: str = NAME) -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": name, "namespace": namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [subject],
+    }

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from .api.common import Quantity, Toleration
@@ -74,6 +74,31 @@ class OperatorSettings(BaseModel):
         30.0, description="Every object is reconciled at least this often, events or not."
     )
     field_manager: str = Field(MANAGER, min_length=1, description="Server-side apply field manager.")
+    # running several replicas, probes and metrics (the Helm chart sets these; see docs/operations.md)
+    leader_election: bool = Field(
+        False,
+        description="Act only while holding a coordination.k8s.io Lease, so replicas never act on one object together.",
+    )
+    lease_name: str = Field(MANAGER, min_length=1, max_length=253, description="Name of the Lease.")
+    lease_namespace: str | None = Field(
+        None, description="Namespace of the Lease; required with leaderElection (the chart: its namespace)."
+    )
+    lease_duration_seconds: Annotated[int, Field(ge=1, le=3600)] = Field(
+        15, description="How long a standby waits after the leader's last renewal before taking over."
+    )
+    renew_deadline_seconds: Annotated[float, Field(gt=0)] = Field(
+        10.0, description="The leader stops when it could not renew the Lease for this long."
+    )
+    retry_period_seconds: Annotated[float, Field(gt=0)] = Field(
+        2.0, description="How often the leader renews and a standby tries to take over."
+    )
+    health_port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
+        None, description="Serve /healthz and /readyz on this port; unset: no probe endpoint."
+    )
+    metrics_port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
+        None, description="Serve Prometheus metrics on /metrics at this port; unset: no metrics endpoint."
+    )
+    bind_address: str = Field("0.0.0.0", description="Address the probe and metrics endpoints listen on.")
 
     @field_validator("images", "node_selectors")
     @classmethod
@@ -100,6 +125,20 @@ class OperatorSettings(BaseModel):
         if engine not in ENGINE_IMAGES:
             return self.image_for(vendor)
         return self.engine_images.get(engine, {}).get(vendor) or ENGINE_IMAGES[engine].get(vendor)
+
+    @model_validator(mode="after")
+    def _leader_election_timing(self) -> OperatorSettings:
+        if self.leader_election and not self.lease_namespace:
+            raise ValueError("leaseNamespace is required when leaderElection is true")
+        if not self.retry_period_seconds < self.renew_deadline_seconds < self.lease_duration_seconds:
+            # the leader must give up before a standby may take over, and retry before giving up
+            raise ValueError(
+                "leader election needs retryPeriodSeconds < renewDeadlineSeconds < leaseDurationSeconds, got "
+                f"{self.retry_period_seconds} < {self.renew_deadline_seconds} < {self.lease_duration_seconds}"
+            )
+        if self.health_port is not None and self.health_port == self.metrics_port:
+            raise ValueError(f"healthPort and metricsPort are both {self.health_port}: use two ports")
+        return self
 
     def image_for(self, vendor: str) -> str:
         return self.images.get(vendor) or profile_for(vendor).default_image
@@ -164,6 +203,9 @@ def load_settings(environ: Mapping[str, str], config_file: str | Path | None = N
             alias = (
                 OperatorSettings.model_fields[field].alias if field in OperatorSettings.model_fields else None
             )
+            if not field:  # a rule across fields: its message names them
+                lines.append(f"  {error['msg']}")
+                continue
             where = origin.get(field) or (f"config file {file}" if file else "defaults")
             path = ".".join([alias or field, *loc[1:]])
             lines.append(f"  {path} (from {where}): {error['msg']}")

@@ -163,6 +163,9 @@ def trainer_pod_template(inputs: TrainingInputs, settings: OperatorSettings) -> 
             "restartPolicy": "Never",
             "subdomain": inputs.names.service,
             "serviceAccountName": inputs.names.trainer,
+            # node rank 0's report-progress patches the progress ConfigMap: the one pod that needs a
+            # token (one template serves every rank); the account may do nothing else
+            "automountServiceAccountToken": True,
             "securityContext": pod_security(settings),
             "containers": [container],
             "volumes": volumes,

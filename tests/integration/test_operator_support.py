@@ -60,6 +60,7 @@ class OperatorProcess:
         self.log = workdir / "operator.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.env: dict[str, str] = {}  # on top of this process's environment, e.g. settings variables
 
     def start(self) -> None:
         self.starts += 1
@@ -75,7 +76,11 @@ class OperatorProcess:
         with self.log.open("ab") as log:
             log.write(f"\n--- start {self.starts} ---\n".encode())
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent, env={**os.environ}
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+                env={**os.environ, **self.env},
             )
 
     def kill(self) -> None:

@@ -89,3 +89,20 @@ def test_an_unchanged_status_is_not_written() -> None:
 )
 def test_replacing_patch(old: dict[str, Any], new: dict[str, Any], patch: dict[str, Any]) -> None:
     assert replacing_patch(old, new) == patch
+
+
+def test_a_written_status_reaches_the_metrics() -> None:
+    from kubefactory.operator.metrics import Metrics
+
+    metrics = Metrics()
+    Controller(FakeKube(), OperatorSettings(), metrics=metrics).execute(BODY, PLAN)  # type: ignore[arg-type]
+    value = metrics.registry.get_sample_value
+    assert value("kubefactory_objects", {"kind": "FineTuneJob", "phase": "Restarting"}) == 1
+    assert value("kubefactory_finetunejob_restarts_total", {"from_checkpoint": "false"}) == 1
+    # a status write that lost its race changed nothing, so nothing is recorded
+    lost = Metrics()
+    Controller(FakeKube(conflict=True), OperatorSettings(), metrics=lost).execute(BODY, PLAN)  # type: ignore[arg-type]
+    assert (
+        lost.registry.get_sample_value("kubefactory_finetunejob_restarts_total", {"from_checkpoint": "false"})
+        is None
+    )

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from kubefactory.operator.settings import SettingsError, load_settings
 
 
@@ -82,3 +83,35 @@ def test_the_entry_point_validates_settings_before_anything_starts() -> None:
         "resyncSeconds (from KUBEFACTORY_OPERATOR_RESYNC_SECONDS): Input should be a valid number"
         in result.stderr
     )
+
+
+# settings → the error, naming the fields (None: valid)
+LEADERSHIP = [
+    ({"leaderElection": True, "leaseNamespace": "kubefactory"}, None),
+    ({"leaderElection": False}, None),  # one process: no Lease needed
+    ({"leaderElection": True}, "leaseNamespace is required when leaderElection is true"),
+    (
+        {"leaseDurationSeconds": 4, "renewDeadlineSeconds": 4, "retryPeriodSeconds": 1},
+        "retryPeriodSeconds < renewDeadlineSeconds < leaseDurationSeconds, got 1.0 < 4.0 < 4",
+    ),
+    (
+        {"leaseDurationSeconds": 4, "renewDeadlineSeconds": 2, "retryPeriodSeconds": 3},
+        "retryPeriodSeconds < renewDeadlineSeconds < leaseDurationSeconds",
+    ),
+    ({"healthPort": 8080, "metricsPort": 8080}, "healthPort and metricsPort are both 8080"),
+    ({"metricsPort": 0}, "metricsPort (from config file"),
+]
+
+
+@pytest.mark.parametrize(("values", "error"), LEADERSHIP)
+def test_leader_election_and_endpoint_settings(
+    tmp_path: Path, values: dict[str, object], error: str | None
+) -> None:
+    file = tmp_path / "operator.yaml"
+    file.write_text(yaml.safe_dump(values))
+    if error is None:
+        assert load_settings({}, file).leader_election is bool(values.get("leaderElection"))
+        return
+    with pytest.raises(SettingsError) as caught:
+        load_settings({}, file)
+    assert error in str(caught.value)

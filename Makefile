@@ -9,7 +9,6 @@ KUBEFACTORY_CACHE ?= $(HOME)/.cache/kubefactory
 export KUBEFACTORY_CACHE
 
 .PHONY: install test test-unit test-integration lint verify crds demo bench cluster-up cluster-down tiny-model clean help
-.PHONY: chart docs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -46,6 +45,7 @@ verify: install ## regenerate generated files and fail on drift; lint
 crds: install ## regenerate crds/*.yaml and charts/kubefactory/crds/ from the API models
 	$(PY) hack/gen_crds.py
 
+.PHONY: chart docs
 chart: install ## regenerate the chart's RBAC and values schema from the operator; helm lint and template it
 	$(PY) hack/gen_chart.py --lint
 

@@ -49,6 +49,7 @@ verify: install ## regenerate generated files and fail on drift; lint
 crds: install ## regenerate crds/*.yaml and charts/kubefactory/crds/ from the API models
 	$(PY) hack/gen_crds.py
 
+.PHONY: chart docs
 chart: install ## regenerate the chart's RBAC and values schema from the operator; helm lint and template it
 	$(PY) hack/gen_chart.py --lint
 

@@ -126,6 +126,16 @@ class OperatorSettings(BaseModel):
             return self.image_for(vendor)
         return self.engine_images.get(engine, {}).get(vendor) or ENGINE_IMAGES[engine].get(vendor)
 
+    def image_for(self, vendor: str) -> str:
+        return self.images.get(vendor) or profile_for(vendor).default_image
+
+    @property
+    def prepare_image(self) -> str:
+        return self.runtime_image or self.image_for("cpu")
+
+    def tolerations(self) -> list[dict[str, Any]]:
+        return [t.model_dump(by_alias=True, exclude_none=True) for t in self.default_tolerations]
+
     @model_validator(mode="after")
     def _leader_election_timing(self) -> OperatorSettings:
         if self.leader_election and not self.lease_namespace:
@@ -139,16 +149,6 @@ class OperatorSettings(BaseModel):
         if self.health_port is not None and self.health_port == self.metrics_port:
             raise ValueError(f"healthPort and metricsPort are both {self.health_port}: use two ports")
         return self
-
-    def image_for(self, vendor: str) -> str:
-        return self.images.get(vendor) or profile_for(vendor).default_image
-
-    @property
-    def prepare_image(self) -> str:
-        return self.runtime_image or self.image_for("cpu")
-
-    def tolerations(self) -> list[dict[str, Any]]:
-        return [t.model_dump(by_alias=True, exclude_none=True) for t in self.default_tolerations]
 
 
 # lists of plain strings, which a variable may also give as "a,b"

@@ -13,7 +13,10 @@ from typing import Any
 
 import pytest
 from kubefactory.operator.api.dataset import DatasetSpec
+from kubefactory.operator.builders.merge_job import merge_job
 from kubefactory.operator.builders.prepare_job import prepare_job_manifest
+from kubefactory.operator.builders.server_deployment import server_deployment
+from kubefactory.operator.builders.serving_inputs import MergeInputs
 from kubefactory.operator.builders.trainer_pod import trainer_pod_template
 from kubefactory.operator.naming import Owner
 from kubefactory.operator.profiles import PROFILES
@@ -51,7 +54,30 @@ POD_TEMPLATES: dict[str, tuple[Callable[[Any, OperatorSettings], dict[str, Any]]
 @pytest.mark.parametrize("name", list(POD_TEMPLATES))
 def test_least_privilege(name: str, make_inputs: Any, settings: OperatorSettings) -> None:
     build, needs_token, host_paths = POD_TEMPLATES[name]
-    pod = build(make_inputs, settings)["spec"]
+    assert_least_privilege(build(make_inputs, settings)["spec"], needs_token, host_paths)
+
+
+@pytest.mark.parametrize("vendor", list(PROFILES))
+@pytest.mark.parametrize("merge", [False, True])
+def test_serving_pods_are_least_privileged(
+    vendor: str, merge: bool, make_serving: Any, settings: OperatorSettings
+) -> None:
+    """The server Deployment's pods and the merge Job's: no token, no escalation; host paths only for
+    Ascend's driver, read-only."""
+    spec: dict[str, Any] = {"resources": {"accelerator": vendor}}
+    extra: dict[str, Any] = {}
+    if merge:
+        spec.update({"fineTuneJob": {"name": "identity-lora"}, "model": None, "merge": True})
+        base, adapter = "hf://Qwen/Qwen2.5-0.5B", "pvc://identity-lora-output/identity-lora"
+        extra = {"merge": MergeInputs(base, adapter, "0123456789abcdef"), "template": "qwen"}
+    inputs = make_serving(spec, **extra)
+    pod = server_deployment(inputs, settings, "image", "rev-1")["spec"]["template"]["spec"]
+    assert_least_privilege(pod, needs_token=False, host_paths=vendor == "ascend")
+    if merge:
+        assert_least_privilege(merge_job(inputs, settings)["spec"]["template"]["spec"], False, False)
+
+
+def assert_least_privilege(pod: dict[str, Any], needs_token: bool, host_paths: bool) -> None:
     security = pod["securityContext"]
     assert security["runAsNonRoot"] is True and security["runAsUser"] >= 1
     assert security["seccompProfile"] == {"type": "RuntimeDefault"}

@@ -107,3 +107,19 @@ def test_progress_of_ignores_what_is_not_a_number() -> None:
         "FineTuneJob", "j", "Running", progress={"step": 1, "summary": "1/2", "loss": None, "epoch": True}
     )
     assert progress_of(job) == {"step": 1.0}
+
+
+def test_every_metric_is_documented() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "operations.md").read_text()
+    metrics = Metrics()
+    metrics.listed("FineTuneJob", [body("FineTuneJob", "j", "Running", progress={"step": 1})])
+    names = {family.name for family in metrics.registry.collect()}
+    assert "kubefactory_objects" in names
+    for name in names:
+        documented = name in docs or (
+            name.startswith("kubefactory_finetunejob_progress_")
+            and name.removeprefix("kubefactory_finetunejob_progress_") in docs
+        )
+        assert documented, f"{name} is not in docs/operations.md"

@@ -57,6 +57,13 @@ def skip_reason() -> str | None:
 
 
 @pytest.fixture(scope="session")
+def real_node_host() -> None:
+    """Skips (with the reason) where this host cannot run a real node."""
+    if reason := skip_reason():
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
 def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The local control plane with the real node, CRDs applied, the operator installed by Helm."""
     if reason := skip_reason():

@@ -88,7 +88,9 @@ class Cluster:
     ) -> subprocess.CompletedProcess[str]:
         """Run kubectl against this cluster (admin identity unless ``kubeconfig`` is given)."""
         cmd = [kubectl_binary(), f"--kubeconfig={kubeconfig or self.kubeconfig}", *args]
-        result = subprocess.run(cmd, input=input, text=True, capture_output=True, timeout=120)
+        result = subprocess.run(
+            cmd, input=input, capture_output=True, timeout=120, encoding="utf-8", errors="replace"
+        )  # pod logs may cut a UTF-8 character (progress bars)
         if check and result.returncode != 0:
             raise RuntimeError(
                 f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stderr}{result.stdout}"

@@ -25,7 +25,6 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import REPO_ROOT, controlplane
 from kubefactory.operator.settings import load_settings
 from prometheus_client.parser import text_string_to_metric_families
 from test_operator_support import (
@@ -48,6 +47,12 @@ from test_operator_support import (
     run_prepare,
     status,
 )
+
+from hack.controlplane import (
+    cluster as controlplane,  # hack/ registered by conftest.py; `conftest` is ambiguous across tiers
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 CHART = REPO_ROOT / "charts" / "kubefactory"
 LEASE = {"leaseDurationSeconds": 4, "renewDeadlineSeconds": 3, "retryPeriodSeconds": 0.5}

@@ -304,6 +304,9 @@ def down(state_dir: Path | str) -> list[str]:
             if name in procs.running(StateDir(Path(str(record["stateDir"]))))
         ]
         node.teardown()
+        # a killed session's control plane too: its API server can hang in its graceful shutdown
+        # (its etcd died with the session), so it outlives the session's death signal
+        stopped += procs.stop_all(StateDir(Path(str(record["stateDir"]))), STOP_ORDER)
     elif (state.root / "node").exists():
         node.teardown(state.root)
     stopped += procs.stop_all(state, STOP_ORDER)

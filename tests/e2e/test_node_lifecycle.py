@@ -79,3 +79,15 @@ def test_a_killed_session_node_is_fully_undone_by_the_next_cluster_down(
     assert {name: node.read_sysctl(name) for name in node.SYSCTLS} == sysctls
     assert node.read_owner() is None
     assert not (tmp_path / "killed" / "node").exists()
+    killed = str(tmp_path / "killed").encode()
+    survivors = [
+        entry.name for entry in Path("/proc").iterdir() if entry.name.isdigit() and killed in _cmdline(entry)
+    ]
+    assert not survivors, f"processes of the killed session remain: {survivors}"
+
+
+def _cmdline(entry: Path) -> bytes:
+    try:
+        return (entry / "cmdline").read_bytes()
+    except OSError:
+        return b""

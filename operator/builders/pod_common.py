@@ -80,3 +80,15 @@ def host_mounts(profile: AcceleratorProfile) -> tuple[list[dict[str, Any]], list
         volumes.append({"name": mount.name, "hostPath": host_path})
         mounts.append({"name": mount.name, "mountPath": mount.path, "readOnly": True})
     return volumes, mounts
+
+
+def container_amounts(resource: str | None, accelerators: int, cpu: object, memory: object) -> dict[str, Any]:
+    """Requests equal to limits (Guaranteed where all are set): the accelerators, cpu and memory given."""
+    amounts: dict[str, str] = {}
+    if resource:
+        amounts[resource] = str(accelerators)
+    if cpu is not None:
+        amounts["cpu"] = str(cpu)
+    if memory is not None:
+        amounts["memory"] = str(memory)
+    return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}

@@ -26,7 +26,15 @@ from .layout import (
     SHM_DIR,
     TMP_DIR,
 )
-from .pod_common import claim_volume, container_security, host_mounts, placement, pod_security, pull_secrets
+from .pod_common import (
+    claim_volume,
+    container_amounts,
+    container_security,
+    host_mounts,
+    placement,
+    pod_security,
+    pull_secrets,
+)
 from .server_command import server_command, server_env
 from .serving_inputs import SERVER_COMPONENT, ServingInputs, claim_volume_name
 
@@ -59,14 +67,7 @@ def probes() -> dict[str, Any]:
 
 def server_resources(inputs: ServingInputs) -> dict[str, Any]:
     resources = inputs.spec.resources
-    amounts: dict[str, str] = {}
-    if inputs.profile.resource:
-        amounts[inputs.profile.resource] = str(resources.accelerators)
-    if resources.cpu is not None:
-        amounts["cpu"] = str(resources.cpu)
-    if resources.memory is not None:
-        amounts["memory"] = str(resources.memory)
-    return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
+    return container_amounts(inputs.profile.resource, resources.accelerators, resources.cpu, resources.memory)
 
 
 def shared_memory(inputs: ServingInputs, settings: OperatorSettings) -> str:

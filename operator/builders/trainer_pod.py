@@ -15,7 +15,15 @@ from ..quantity import half
 from ..settings import OperatorSettings
 from .inputs import TrainingInputs
 from .layout import CONFIG_DIR, CONFIG_FILE, MODEL_DIR, OUTPUT_DIR, PROGRESS_FILE, SHM_DIR, TRAINER_CONTAINER
-from .pod_common import claim_volume, container_security, host_mounts, placement, pod_security, pull_secrets
+from .pod_common import (
+    claim_volume,
+    container_amounts,
+    container_security,
+    host_mounts,
+    placement,
+    pod_security,
+    pull_secrets,
+)
 from .rendered_config import model_source
 
 COMPLETION_INDEX = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
@@ -78,14 +86,9 @@ def shared_memory(inputs: TrainingInputs, settings: OperatorSettings) -> str:
 
 def container_resources(inputs: TrainingInputs) -> dict[str, Any]:
     resources = inputs.spec.resources
-    amounts: dict[str, str] = {}
-    if inputs.profile.resource:
-        amounts[inputs.profile.resource] = str(resources.accelerators_per_node)
-    if resources.cpu is not None:
-        amounts["cpu"] = str(resources.cpu)
-    if resources.memory is not None:
-        amounts["memory"] = str(resources.memory)
-    return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
+    return container_amounts(
+        inputs.profile.resource, resources.accelerators_per_node, resources.cpu, resources.memory
+    )
 
 
 def trainer_command(inputs: TrainingInputs) -> list[str]:

@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -402,13 +403,29 @@ def build_one(buildah: Buildah, name: str, force: bool = False) -> Archive:
         "build_seconds": round(built),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    for old in (cache_root() / "archives").glob(f"{name}-*"):
-        if old != partial:
-            old.unlink()  # one archive per image: they are GBs
     os.replace(partial, archive.path)
+    for stale in stale_archives(cache_root() / "archives", name, keep=archive.path):
+        stale.unlink(missing_ok=True)
     archive.meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     log(f"{name}: built in {built:.0f}s, archive {_human(int(meta['archive_bytes']))} at {archive.path}")  # type: ignore[call-overload]
     return archive
+
+
+KEPT_ARCHIVES = 2
+
+
+def stale_archives(folder: Path, name: str, keep: Path) -> list[Path]:
+    """Archives of ``name`` beyond the newest ``KEPT_ARCHIVES`` (``keep`` always stays).
+
+    Archives are GBs, so old ones go; but two checkouts sharing the cache (a CI clone beside a
+    working tree one commit apart) would evict each other's only archive on every run and rebuild.
+    """
+    pattern = re.compile(rf"{re.escape(name)}-[0-9a-f]{{16}}\.(tar|partial)")
+    found = [path for path in folder.iterdir() if pattern.fullmatch(path.name) and path != keep]
+    leftovers = [path for path in found if path.suffix == ".partial"]  # a killed save
+    tars = sorted((path for path in found if path.suffix == ".tar"), key=lambda p: p.stat().st_mtime)
+    stale = tars[: max(0, len(tars) - (KEPT_ARCHIVES - 1))]
+    return [path for tar in stale for path in (tar, tar.with_suffix(".json"))] + leftovers
 
 
 def _human(size: int) -> str:

@@ -10,7 +10,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, names
+from image_helpers import REPO_ROOT, names
 
 build = importlib.import_module("hack.images.build")
 COPIED = (
@@ -53,6 +53,35 @@ def test_key_follows_what_the_image_copies(tree: Path) -> None:
     after = {name: key(name) for name in names.LOCAL_IMAGES}
     assert after["operator"] != before["operator"] and after["runtime-cpu"] != before["runtime-cpu"]
     assert after["pause"] == before["pause"], "pause copies no Python"
+
+
+def test_readme_edits_rebuild_no_image(tree: Path) -> None:
+    """The images install a stub README: the real one changes often and is GBs of rebuild away."""
+    before = {name: key(name) for name in names.LOCAL_IMAGES}
+    with (tree / "README.md").open("a") as handle:
+        handle.write("\nedited\n")
+    assert {name: key(name) for name in names.LOCAL_IMAGES} == before
+
+
+def test_two_archives_per_image_are_kept(tmp_path: Path) -> None:
+    """A checkout one commit apart (CI's clone) keeps its archive; older ones and killed saves go."""
+    made = []
+    for age, digest in enumerate(["a" * 16, "b" * 16, "c" * 16]):
+        tar = tmp_path / f"runtime-cpu-{digest}.tar"
+        tar.write_bytes(b"")
+        tar.with_suffix(".json").write_text("{}")
+        os.utime(tar, (1000 + age, 1000 + age))
+        made.append(tar)
+    other = tmp_path / ("operator-" + "d" * 16 + ".tar")
+    other.write_bytes(b"")
+    partial = tmp_path / ("runtime-cpu-" + "e" * 16 + ".partial")
+    partial.write_bytes(b"")
+    new = tmp_path / ("runtime-cpu-" + "f" * 16 + ".tar")
+    new.write_bytes(b"")
+    stale = set(build.stale_archives(tmp_path, "runtime-cpu", keep=new))
+    oldest, older, newest = made
+    assert stale == {oldest, oldest.with_suffix(".json"), older, older.with_suffix(".json"), partial}
+    assert newest not in stale and other not in stale and new not in stale
 
 
 def test_key_ignores_what_dockerignore_leaves_out(tree: Path) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import tomllib
-from conftest import REPO_ROOT, dockerfile, load_requirements_script, names
+from image_helpers import REPO_ROOT, dockerfile, load_requirements_script, names
 from kubefactory.operator.profiles import IMAGE_REGISTRY, PROFILES
 from kubefactory.runtime import __version__
 

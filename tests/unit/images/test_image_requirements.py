@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT, load_requirements_script
+from image_helpers import REPO_ROOT, load_requirements_script
 
 script = load_requirements_script()
 PYPROJECT = {

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT
+from image_helpers import REPO_ROOT
 
 GO = os.environ.get("GO") or shutil.which("go") or "/usr/local/go/bin/go"
 

@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import pytest
 from kubefactory.operator.naming import LABEL_ATTEMPT, LABEL_COMPONENT, LABEL_FINETUNEJOB, Owner
 from kubefactory.operator.settings import OperatorSettings
+from operator_factories import NOW, merge
 
-NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 KWOK_TOLERATION = {"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}
 TRAINING = {"stage": "sft", "do_train": True, "finetuning_type": "lora", "template": "qwen", "save_steps": 10}
 
 Factory = Callable[..., dict[str, Any]]
-
-
-def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """Deep-merge ``extra`` into a copy of ``base`` (None removes a key)."""
-    out = copy.deepcopy(base)
-    for key, value in extra.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 @pytest.fixture

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import NOW, merge
 from kubefactory.operator.builders.server_deployment import REVISION_ANNOTATION
 from kubefactory.operator.naming import Owner
 from kubefactory.operator.reconcile.serving_plan import ServingObservation, finetunejob_names, plan_serving
 from kubefactory.operator.reconcile.serving_sources import Problem, resolve
 from kubefactory.operator.settings import OperatorSettings
+from operator_factories import NOW, merge
 
 OWNER = Owner("ModelServer", "chat", "team-a", "uid-ms")
 

@@ -1,4 +1,6 @@
-"""The image tests import ``hack/images`` and ``images/requirements.py`` by path (neither is installed).
+"""Shared by the image tests, imported by name (a second ``conftest`` module would be ambiguous).
+
+They load ``hack/images`` and ``images/requirements.py`` by path: neither is installed.
 
 ``hack`` is registered as a namespace by hand: the repo root on ``sys.path`` would let the
 project's ``operator/`` folder shadow the standard library's ``operator``.

@@ -7,6 +7,7 @@ translated, keys with no effect any more are dropped with a warning. Nothing is 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -53,6 +54,13 @@ DROPPED = {
 }
 
 
+@functools.cache
+def _once(level: int, message: str) -> None:
+    """Say each translation once per process: the operator validates a job's config on every
+    reconcile, and the same line every few seconds would bury its log."""
+    log.log(level, message)
+
+
 def translate_legacy_keys(values: dict[str, Any]) -> dict[str, Any]:
     """Return a copy with legacy keys translated; a key set both ways keeps the explicit new one."""
     out = {key: value for key, value in values.items() if key not in RENAMED and key not in DROPPED}
@@ -60,10 +68,10 @@ def translate_legacy_keys(values: dict[str, Any]) -> dict[str, Any]:
         if key in RENAMED:
             for new, new_value in RENAMED[key](value).items():
                 if new in values:
-                    log.warning("%s and %s are both set; using %s", key, new, new)
+                    _once(logging.WARNING, f"{key} and {new} are both set; using {new}")
                     continue
-                log.info("translated legacy key %s: %r → %s: %r", key, value, new, new_value)
+                _once(logging.INFO, f"translated legacy key {key}: {value!r} → {new}: {new_value!r}")
                 out[new] = new_value
         elif key in DROPPED:
-            log.warning("ignoring %s: %s", key, DROPPED[key])
+            _once(logging.WARNING, f"ignoring {key}: {DROPPED[key]}")
     return out

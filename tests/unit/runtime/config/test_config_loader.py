@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
-from kubefactory.runtime.config import ConfigError, load_config, parse_overrides, validate_config
+from kubefactory.runtime.config import ConfigError, legacy, load_config, parse_overrides, validate_config
 
 
 def _messages(values: dict[str, object]) -> list[str]:
@@ -129,5 +130,16 @@ def test_keys_of_older_transformers_still_work(
 
 
 def test_dropped_legacy_key_is_accepted_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    legacy._once.cache_clear()  # another test may have said it already in this process
     validate_config({"logging_dir": "logs"})
     assert "ignoring logging_dir" in caplog.text
+
+
+def test_a_translation_is_said_once_per_process(caplog: pytest.LogCaptureFixture) -> None:
+    """The operator validates a job's config on every reconcile: its log must not repeat the line."""
+    legacy._once.cache_clear()
+    caplog.set_level(logging.INFO, logger=legacy.__name__)
+    for _ in range(3):
+        validate_config({"warmup_ratio": 0.1, "logging_dir": "logs"})
+    assert caplog.text.count("translated legacy key warmup_ratio") == 1
+    assert caplog.text.count("ignoring logging_dir") == 1

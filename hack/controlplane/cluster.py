@@ -115,6 +115,22 @@ def ensure_built() -> Binaries:
     return build() if gobuild.missing_binaries() else Binaries.default()
 
 
+def prepare(real_node: bool = False, images: NodeImages | None = None) -> Binaries:
+    """Everything ``up`` would build or install first, without starting anything.
+
+    Test sessions call it before their first test: a cold build takes 15 minutes or more and
+    must not count against one test's timeout (nor leave a half-finished ``go build`` behind it).
+    """
+    binaries = ensure_built()
+    if real_node:
+        node.check_host()
+        node.ensure_packages()
+        if not binaries.coredns.exists():
+            binaries = gobuild.build_node_tools()
+        (images or NodeImages()).build()
+    return binaries
+
+
 # --- start-up steps -------------------------------------------------------------------------
 
 
@@ -181,12 +197,19 @@ class NodeImages:
     archives: tuple[Path, ...] = ()
     project: bool = True
 
-    def load(self, socket: Path) -> None:
+    def build(self) -> None:
         if self.project:
             from hack.images import build as images
             from hack.images import names
 
             images.build(names.LOCAL_IMAGES)
+
+    def load(self, socket: Path) -> None:
+        if self.project:
+            from hack.images import build as images
+            from hack.images import names
+
+            self.build()
             images.import_images(str(socket), names.LOCAL_IMAGES)
         node.import_archives(socket, self.archives)
 
@@ -251,12 +274,7 @@ def up(
     if state.root.is_dir() and any(state.root.iterdir()):
         log(f"cleaning stale state in {state.root}")
         down(state.root)
-    if real_node:
-        node.check_host()
-        node.ensure_packages()
-    binaries = ensure_built()
-    if real_node and not binaries.coredns.exists():
-        binaries = gobuild.build_node_tools()
+    binaries = prepare(real_node, images)
     started = time.monotonic()
     try:
         cluster = start_cluster(state, binaries, tied, real_node)

@@ -56,6 +56,24 @@ def skip_reason() -> str | None:
     return None
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build the binaries and images (and install the node's packages) before the first test.
+
+    Cold, that is 15 to 30 minutes: inside the session fixture it would count against the
+    first test's timeout. Nothing starts here; the fixture starts the cluster.
+    """
+    selected = any(E2E_DIR in item.path.resolve().parents for item in session.items)
+    if selected and skip_reason() is None:
+        say("building what the real node needs (cached after the first time; cold: 15-30 minutes)")
+        started = time.monotonic()
+        try:
+            controlplane.prepare(real_node=True)
+        except Exception as error:  # the fixture retries and fails the tier's tests with it
+            say(f"building for the real node failed: {error}")
+            return
+        say(f"built or found cached in {time.monotonic() - started:.0f}s")
+
+
 @pytest.fixture(scope="session")
 def real_node_host() -> None:
     """Skips (with the reason) where this host cannot run a real node."""

@@ -57,6 +57,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build the control plane before the first test when this session runs the tier.
+
+    A cold build takes 15 minutes or more (longer on a busy machine): inside the session
+    fixture it would count against the first test's timeout, and every test would then error.
+    """
+    selected = any(INTEGRATION_DIR in item.path.resolve().parents for item in session.items)
+    if selected and not os.environ.get("KUBEFACTORY_KUBECONFIG") and has_go():
+        try:
+            controlplane.prepare()
+        except Exception as error:  # the fixture retries and fails the tier's tests with it
+            print(f"\n[integration] building the control plane failed: {error}", flush=True)
+
+
 def has_go() -> bool:
     try:
         controlplane.gobuild.go_command()

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..launch.torchrun import LaunchEnv, RankInfo, should_relaunch, torchrun_command
+from . import completion
+from .setup import output_dir_of
 
 if TYPE_CHECKING:
     from ..config import TrainConfig
@@ -38,6 +40,9 @@ def run_training(config: TrainConfig, config_path: str | None = None, overrides:
 
     check_stage_config(config, zero_stage(resolve_deepspeed(config.deepspeed)))
     check_model_settings(config)
+    if (record := completion.completed_run(config)) is not None:
+        print(completion.complete_message(record, output_dir_of(config)), flush=True)
+        return
     recipe = recipe_for(config.stage)
     launch = LaunchEnv.from_env(os.environ)
     if not launch.inside_worker:
@@ -47,6 +52,7 @@ def run_training(config: TrainConfig, config_path: str | None = None, overrides:
         if should_relaunch(launch, devices, needs_distributed=bool(config.deepspeed)):
             relaunch(launch, devices, config, config_path, overrides)
     recipe(config)
+    completion.record_completion(config)  # last: a run killed before this line is resumed, not skipped
 
 
 def relaunch(

@@ -41,7 +41,8 @@ def run_training(config: TrainConfig, config_path: str | None = None, overrides:
     check_stage_config(config, zero_stage(resolve_deepspeed(config.deepspeed)))
     check_model_settings(config)
     if (record := completion.completed_run(config)) is not None:
-        print(completion.complete_message(record, output_dir_of(config)), flush=True)
+        if rank.is_main:  # under torchrun every worker finds it; one says so
+            print(completion.complete_message(record, output_dir_of(config)), flush=True)
         return
     recipe = recipe_for(config.stage)
     launch = LaunchEnv.from_env(os.environ)

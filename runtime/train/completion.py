@@ -266,7 +266,7 @@ def completed_run(config: TrainConfig) -> CompletionRecord | None:
         raise OutputDirError(
             f"output_dir: {output_dir} holds a completed run (step {record.step}) of a different config: "
             f"{'; '.join(changed)}. Set overwrite_output_dir: true to train again there with this config, "
-            "or choose another output_dir"
+            "or choose another output_dir (resume_from_checkpoint can start it from one of this run's checkpoints)"
         )
     damaged = changed_artifacts(record, output_dir)
     if damaged:

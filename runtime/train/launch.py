@@ -33,6 +33,10 @@ def run_training(config: TrainConfig, config_path: str | None = None, overrides:
         format=f"[%(levelname)s|%(name)s{f'|rank{rank.rank}' if rank.distributed else ''}] %(message)s",
     )
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if (record := completion.completed_run(config)) is not None:  # decided before torch is imported
+        if rank.is_main:  # under torchrun every worker finds it; one says so
+            print(completion.complete_message(record, output_dir_of(config)), flush=True)
+        return
     from ..launch.deepspeed import resolve_deepspeed, zero_stage
     from ..model.loader import check_model_settings
     from .rules import check_stage_config
@@ -40,10 +44,6 @@ def run_training(config: TrainConfig, config_path: str | None = None, overrides:
 
     check_stage_config(config, zero_stage(resolve_deepspeed(config.deepspeed)))
     check_model_settings(config)
-    if (record := completion.completed_run(config)) is not None:
-        if rank.is_main:  # under torchrun every worker finds it; one says so
-            print(completion.complete_message(record, output_dir_of(config)), flush=True)
-        return
     recipe = recipe_for(config.stage)
     launch = LaunchEnv.from_env(os.environ)
     if not launch.inside_worker:

@@ -284,11 +284,6 @@ def complete_message(record: CompletionRecord, output_dir: str) -> str:
     return f"run already complete at step {record.step}; result in {output_dir} (nothing to train)"
 
 
-def writes_record(rank: RankInfo, save_on_each_node: bool) -> bool:
-    """The process that saved the result (the Trainer's should_save)."""
-    return rank.is_local_main if save_on_each_node else rank.is_main
-
-
 def record_completion(config: TrainConfig) -> None:
     """The last act of a training run: once every rank is done, the saving process records it."""
     if not config.do_train:
@@ -297,7 +292,7 @@ def record_completion(config: TrainConfig) -> None:
 
     barrier()  # every rank has finished writing its part of the result
     rank = RankInfo.from_env(os.environ)
-    if not writes_record(rank, config.save_on_each_node):
+    if not rank.is_main:  # the process that wrote trainer_state.json
         return
     output_dir = output_dir_of(config)
     state = json.loads((Path(output_dir) / TRAINER_STATE).read_text(encoding="utf-8"))

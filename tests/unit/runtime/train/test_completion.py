@@ -78,6 +78,12 @@ def test_the_fingerprint_ignores_where_and_how_a_run_logs_but_not_what_it_trains
         assert fingerprint(fingerprint_values(_config(tmp_path / "a", **{key: value}))) != base, key
 
 
+def test_no_credential_is_written_into_the_record(tmp_path: Path) -> None:
+    secrets = {"hf_hub_token": "hf_secret", "hub_token": "hub_secret", "swanlab_api_key": "sl_secret"}
+    values = fingerprint_values(_config(tmp_path, **secrets))
+    assert not set(secrets) & set(values) and "secret" not in json.dumps(values)
+
+
 def test_differences_name_each_key_and_both_values() -> None:
     assert differences({"learning_rate": 0.005, "seed": 7}, {"learning_rate": 0.001, "seed": 7}) == [
         "learning_rate (0.005 in the completed run, 0.001 now)"

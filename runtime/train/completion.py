@@ -1,14 +1,18 @@
 """The completion record: a run that reached its end says so, and is never trained again.
 
 When a run's recipe has returned (trained to its end, saved, evaluated, predicted), every rank
-meets at a barrier and then the saving process writes ``RECORD_FILE`` into output_dir, atomically
-and last: the step the run ended at, the fingerprint of its config and the sha256 digest of each
-result file. A run killed at any earlier point leaves no record and is resumed from its latest
-complete checkpoint (``EndGuard`` stops a resume that is already at the end).
+meets at a barrier and then rank 0 writes ``RECORD_FILE`` into output_dir, atomically and last: the
+step the run ended at, the fingerprint of its config and the sha256 digest of each result file. A
+run killed at any earlier point leaves no record and is resumed from its latest complete checkpoint
+(``EndGuard`` stops a resume that is already at the end).
 
-Before anything is loaded, a run over an output_dir holding a record either stops at once (same
+Before torch is even imported, a run over an output_dir holding a record either stops at once (same
 config: "run already complete ...", exit 0, nothing written) or fails naming the keys that differ,
-unless overwrite_output_dir is true (then it trains afresh over the old result).
+unless overwrite_output_dir is true (then it trains afresh over the old result). The same config
+stays complete even with overwrite_output_dir: true — training again would only reproduce the result,
+and LLaMA-Factory's example YAMLs (and the operator, for ``checkpointing.resume: false``) set that key
+in configs that are simply rerun. The result files are checked by size at the start (hashing a large
+model at every start would cost minutes); ``verify_digests`` is the full check.
 
 The fingerprint covers every config key except ``RESULT_NEUTRAL_KEYS`` (and the prefixes in
 ``RESULT_NEUTRAL_PREFIXES``): keys that only say where files go and how often checkpoints are
@@ -91,10 +95,9 @@ RESULT_NEUTRAL_KEYS = frozenset(
         "preprocessing_num_workers",
         "preprocessing_batch_size",
         "overwrite_cache",
-        "tokenized_path",
         "data_shared_file_system",
         "cache_dir",
-        # credentials
+        # credentials (never written into the record)
         "hf_hub_token",
         "ms_hub_token",
         "om_hub_token",

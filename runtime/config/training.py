@@ -9,7 +9,9 @@ from .base import ArgGroup, arg
 
 class LfTrainingArguments(ArgGroup):
     overwrite_output_dir: bool = arg(
-        False, "Start afresh in output_dir instead of resuming from its latest complete checkpoint."
+        False,
+        "Start afresh in output_dir instead of resuming from its latest complete checkpoint, and train "
+        "over a completed run of a different config there. A completed run of the same config stays complete.",
     )
     ray_num_workers: int = arg(1, "Ray: number of workers (accepted; KubeFactory launches with torchrun).")
     ray_init_kwargs: dict[str, Any] | str | None = arg(None, "Ray: init arguments (accepted, unused).")

@@ -9,6 +9,7 @@ from typing import Any
 
 TRAINER_LOG = "trainer_log.jsonl"
 PROGRESS_FILE = "progress.json"
+RUN_COMPLETE = "kubefactory-run-complete.json"  # the completion record (completion.py), written last
 
 
 def write_json_atomic(path: str | Path, data: Any) -> None:

@@ -1,4 +1,5 @@
-"""Trainer callbacks: LLaMA-Factory's trainer_log.jsonl and the progress record the operator reads."""
+"""Trainer callbacks: LLaMA-Factory's trainer_log.jsonl, the progress record the operator reads,
+checkpoints marked complete, and a resume that never steps past the end."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from ..errors import UserError
 from .artifacts import PROGRESS_FILE, TRAINER_LOG, append_jsonl, write_json_atomic
 from .checkpoints import latest_complete_checkpoint, mark_complete, rotate_checkpoints, sync_folder
 
@@ -112,3 +114,36 @@ class CheckpointCallback(TrainerCallback):
             mark_complete(folder, state.global_step, args.world_size)
             keep = {Path(state.best_model_checkpoint)} if state.best_model_checkpoint else set()
             rotate_checkpoints(str(args.output_dir), self.save_total_limit, keep)
+
+
+class TrainingAtEnd(Exception):
+    """Raised by `EndGuard` when a resumed run has nothing left to train (caught by the recipe)."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__(f"training is already at its end (step {step})")
+        self.step = step
+
+
+class EndGuard(TrainerCallback):
+    """A run resumed from a checkpoint at its last step trains nothing.
+
+    The Trainer's loop asks callbacks whether to stop only after a step: resumed at the end of
+    ``max_steps`` (or of ``num_train_epochs``, when that end falls inside an epoch) it would take one
+    more step, save checkpoint-N+1 and overwrite the result. At the start of training the checkpoint's
+    state is loaded and ``max_steps`` computed for this config, so this callback stops there: at the
+    end it raises `TrainingAtEnd` (every rank does, from the same state); past the end (a checkpoint
+    of a longer run) it raises a `UserError`, since steps cannot be untrained.
+    """
+
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any
+    ) -> Any:
+        if state.max_steps <= 0 or state.global_step < state.max_steps:
+            return
+        if state.global_step > state.max_steps:
+            raise UserError(
+                f"resume: the checkpoint is at step {state.global_step}, past the end of this config "
+                f"({state.max_steps} steps); raise max_steps or num_train_epochs, or set overwrite_output_dir: "
+                "true to train afresh"
+            )
+        raise TrainingAtEnd(state.global_step)

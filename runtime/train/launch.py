@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..launch.torchrun import LaunchEnv, RankInfo, should_relaunch, torchrun_command
+from . import completion
+from .setup import output_dir_of
 
 if TYPE_CHECKING:
     from ..config import TrainConfig
@@ -31,6 +33,10 @@ def run_training(config: TrainConfig, config_path: str | None = None, overrides:
         format=f"[%(levelname)s|%(name)s{f'|rank{rank.rank}' if rank.distributed else ''}] %(message)s",
     )
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if (record := completion.completed_run(config)) is not None:  # decided before torch is imported
+        if rank.is_main:  # under torchrun every worker finds it; one says so
+            print(completion.complete_message(record, output_dir_of(config)), flush=True)
+        return
     from ..launch.deepspeed import resolve_deepspeed, zero_stage
     from ..model.loader import check_model_settings
     from .rules import check_stage_config
@@ -47,6 +53,7 @@ def run_training(config: TrainConfig, config_path: str | None = None, overrides:
         if should_relaunch(launch, devices, needs_distributed=bool(config.deepspeed)):
             relaunch(launch, devices, config, config_path, overrides)
     recipe(config)
+    completion.record_completion(config)  # last: a run killed before this line is resumed, not skipped
 
 
 def relaunch(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..model.adapters import attach_adapters
 from ..model.loader import Head, load_model, load_tokenizer, prepare_for_training
 from .artifacts import save_metrics, write_json_atomic
-from .callbacks import CheckpointCallback, TrainerLogCallback
+from .callbacks import CheckpointCallback, EndGuard, TrainerLogCallback, TrainingAtEnd
 from .data import load_datasets
 from .plot import plot_loss
 from .setup import hf_training_arguments, output_dir_of, reset_output_dir, resume_point
@@ -116,18 +116,29 @@ def reference_model(config: TrainConfig, run: Run) -> Any | None:
 
 
 def callbacks_for(config: TrainConfig, extra: Sequence[TrainerCallback] = ()) -> list[TrainerCallback]:
-    """Extra callbacks (which may add files to a checkpoint) run before the checkpoint is marked
-    complete; the progress record comes last so that it names the newest complete checkpoint."""
-    return [*extra, CheckpointCallback(config.save_total_limit), TrainerLogCallback()]
+    """The end guard first (a resume at the end stops before anything else starts); extra callbacks
+    (which may add files to a checkpoint) run before the checkpoint is marked complete; the progress
+    record comes last so that it names the newest complete checkpoint."""
+    return [EndGuard(), *extra, CheckpointCallback(config.save_total_limit), TrainerLogCallback()]
 
 
 def train(trainer: Trainer, run: Run, plot_keys: Sequence[str] = ("loss", "eval_loss")) -> None:
-    result = trainer.train(resume_from_checkpoint=run.resume)
+    """Train (or, resumed at the end, take the checkpoint's weights as they are), then save."""
+    try:
+        metrics = trainer.train(resume_from_checkpoint=run.resume).metrics
+    except TrainingAtEnd as end:
+        log.info(
+            "%s is at the end of training (step %d): nothing left to train, saving its result",
+            run.resume,
+            end.step,
+        )
+        trainer.is_in_train = False
+        metrics = {"epoch": trainer.state.epoch, "total_flos": trainer.state.total_flos}
     trainer.save_model()
     if run.is_main:
         run.tokenizer.save_pretrained(run.output_dir)
-    trainer.log_metrics("train", result.metrics)
-    save_metrics(run.output_dir, "train", result.metrics, run.is_main)
+    trainer.log_metrics("train", metrics)
+    save_metrics(run.output_dir, "train", metrics, run.is_main)
     if trainer.is_world_process_zero():
         write_json_atomic(Path(run.output_dir) / "trainer_state.json", _state_dict(trainer))
         if run.config.plot_loss:

@@ -13,7 +13,7 @@ from ..errors import UserError
 from ..launch.accelerators import PROFILES
 from ..launch.deepspeed import check_parallelism, resolve_deepspeed
 from ..launch.torchrun import RankInfo
-from .artifacts import PROGRESS_FILE, TRAINER_LOG
+from .artifacts import PROGRESS_FILE, RUN_COMPLETE, TRAINER_LOG
 from .checkpoints import checkpoints, latest_complete_checkpoint
 
 if TYPE_CHECKING:
@@ -104,11 +104,13 @@ def resume_point(config: TrainConfig, output_dir: str) -> str | None:
 
 
 def reset_output_dir(config: TrainConfig, output_dir: str) -> None:
-    """A fresh run (overwrite_output_dir) starts a fresh log and drops the old run's checkpoints, so
-    that a later automatic resume can never pick one of them; a resumed run appends to its log."""
+    """A fresh run (overwrite_output_dir) starts a fresh log and drops the old run's completion record
+    (first: a crash while retraining must not leave it vouching for half-replaced files) and its
+    checkpoints, so that a later automatic resume can never pick one of them; a resumed run appends
+    to its log."""
     folder = Path(output_dir)
     if config.overwrite_output_dir and config.do_train and RankInfo.from_env(os.environ).is_main:
-        for name in (TRAINER_LOG, PROGRESS_FILE):
+        for name in (RUN_COMPLETE, TRAINER_LOG, PROGRESS_FILE):
             (folder / name).unlink(missing_ok=True)
         for checkpoint in checkpoints(folder):
             log.info("overwrite_output_dir: removing %s of an earlier run", checkpoint)

@@ -4,6 +4,8 @@ from the checkpoint, sticky failure, suspend, Kueue, and a spec no node can run.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -213,6 +215,85 @@ def test_a_failed_pod_restarts_the_group_from_the_checkpoint_until_restarts_run_
     time.sleep(RESYNC_SECONDS * 3)
     assert status(control_plane, namespace, "finetunejob", "sft") == failed
     assert children(control_plane, namespace, "sft")["Job"] == ["sft-a2"]
+
+
+def completed_result(config: dict[str, Any], output: Path, step: int) -> dict[str, bytes]:
+    """output_dir as a run of `config` leaves it once complete: result files, the last checkpoint and
+    the completion record, written with the runtime's own functions. Returns the files' bytes."""
+    from kubefactory.runtime.config import validate_config
+    from kubefactory.runtime.train import completion
+
+    (output / f"checkpoint-{step}").mkdir(parents=True)
+    (output / "adapter_model.safetensors").write_bytes(bytes(range(256)) * 64)
+    (output / "adapter_config.json").write_text('{"r": 8}')
+    values = completion.fingerprint_values(validate_config({**config, "output_dir": str(output)}))
+    artifacts = {path.name: completion.digest(path) for path in completion.result_files(output)}
+    record = completion.CompletionRecord(
+        step=step, fingerprint=completion.fingerprint(values), config=values, artifacts=artifacts
+    )
+    completion.write_record(output, record)
+    return files_of(output)
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+def run_trainer(config: dict[str, Any], output: Path, workdir: Path) -> subprocess.CompletedProcess[str]:
+    """What a trainer pod runs (`kubefactory train` on the rendered config), run here with output_dir
+    pointing at the folder that stands for the output volume."""
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump({**config, "output_dir": str(output)}))
+    command = [sys.executable, "-m", "kubefactory.runtime.cli", "train", str(path)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def test_a_finished_attempt_whose_pod_restarts_succeeds_with_the_first_result(
+    control_plane: Any, wait: Waiter, volumes: Volumes, namespace: str, tmp_path: Path
+) -> None:
+    pods = start_job(control_plane, wait, volumes, tmp_path, "sft", failurePolicy={"maxRestarts": 2})
+    # attempt 1 trains to its end: the result and its completion record are on the output volume...
+    output = tmp_path / "output"
+    first = completed_result(rendered_config(control_plane, namespace, "sft"), output, step=100)
+    last = {**PROGRESS, "step": 100, "epoch": 3.0, "etaSeconds": 0, "latestCheckpoint": "checkpoint-100"}
+    publish_progress(control_plane, namespace, "sft", last)
+    wait.until(
+        "the last checkpoint to be recorded",
+        lambda: (
+            str(status(control_plane, namespace, "finetunejob", "sft").get("latestCheckpoint")).endswith(
+                "checkpoint-100"
+            )
+            or None
+        ),
+    )
+    # ...then node rank 0's pod dies on its way out (an OOM in an upload, a node drained): a restart
+    rank_zero = next(pod for pod in pods if resolved_env(pod)["NODE_RANK"] == "0")
+    finish(
+        control_plane,
+        namespace,
+        [rank_zero],
+        "fail",
+        **{"kubefactory.io/kwok-exit-code": "137", "kubefactory.io/kwok-reason": "OOMKilled"},
+    )
+    second = wait.pods("kubefactory.io/finetunejob=sft,kubefactory.io/attempt=2", 2)
+    config = rendered_config(control_plane, namespace, "sft")
+    assert config["resume_from_checkpoint"] == "/kubefactory/output/checkpoint-100"
+
+    # attempt 2's trainer, over the same output: the run is complete, nothing is trained or written
+    trainer = run_trainer(config, output, tmp_path)
+    assert trainer.returncode == 0, trainer.stderr[-2000:]
+    assert (
+        trainer.stdout.strip() == f"run already complete at step 100; result in {output} (nothing to train)"
+    )
+    assert files_of(output) == first
+    finish(control_plane, namespace, second, "succeed" if trainer.returncode == 0 else "fail")
+
+    done = wait.phase("finetunejob", "sft", "Succeeded")
+    assert done["attempts"] == 2
+    assert done["outputLocation"] == "pvc://sft-output/sft"
+    assert done["latestCheckpoint"] == "pvc://sft-output/sft/checkpoint-100"
+    assert done["progress"]["step"] == 100 and done["progress"]["summary"] == "100/100 (100%)"
+    assert condition(done, "Succeeded")["status"] == "True"
 
 
 def test_a_non_retryable_exit_code_fails_at_once(

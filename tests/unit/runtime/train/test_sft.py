@@ -92,6 +92,9 @@ def test_resume_continues_at_the_saved_step(
     run_training(_config(tiny_model, demo_data, output, max_steps=8, save_steps=4))
     first_run_lines = len(_log(output))
     assert sorted(p.name for p in output.glob("checkpoint-*")) == ["checkpoint-4", "checkpoint-8"]
+    # as if killed before its completion record: the run is not complete, so a longer one resumes it
+    # (a completed run is never extended in place: see test_completion.py)
+    (output / "kubefactory-run-complete.json").unlink()
     cut_off = output / "checkpoint-12"  # a save cut off by a crash: weights but no trainer state
     cut_off.mkdir()
     (cut_off / "adapter_model.safetensors").write_bytes(b"partial")

@@ -136,7 +136,9 @@ def api_server() -> Callable[..., contextlib.AbstractContextManager[str]]:
 
 
 @pytest.fixture(scope="session")
-def api_server_process() -> Callable[..., contextlib.AbstractContextManager[tuple[str, subprocess.Popen[str]]]]:
+def api_server_process() -> Callable[
+    ..., contextlib.AbstractContextManager[tuple[str, subprocess.Popen[str]]]
+]:
     return live_api_process
 
 

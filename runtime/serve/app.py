@@ -281,6 +281,7 @@ async def _stream(service: CompletionService, prepared: Prepared) -> AsyncIterat
     request = prepared.request
     assert isinstance(request, ChatCompletionRequest)
     choices = [ChoiceState() for _ in prepared.sequences]
+    call_streams = [service.tool_call_stream(prepared) if request.uses_tools else None for _ in choices]
     metrics.in_flight.inc()
     first = True
     try:
@@ -300,7 +301,16 @@ async def _stream(service: CompletionService, prepared: Prepared) -> AsyncIterat
                 metrics.ttft.labels(request.model).observe(time.perf_counter() - prepared.started)
                 first = False
             logprobs = service.chat_logprobs(prepared, list(event.logprobs))
-            if request.uses_tools:  # tool calls can only be recognised in the whole answer
+            calls = call_streams[index]
+            if calls is not None:  # tool calls stream as they are recognised
+                deltas = calls.feed(event.text) + (calls.finish() if event.finish_reason else [])
+                for delta in deltas:
+                    yield _sse(service.chunk(prepared, [_delta(index, delta)]))
+                if event.finish_reason:
+                    ended: str = "tool_calls" if calls.calls else event.finish_reason
+                    yield _sse(service.chunk(prepared, [_delta(index, {}, ended)]))
+                continue
+            if request.uses_tools:  # this tool format is recognised in the whole answer only
                 if event.finish_reason:
                     delta, reason = service.tool_call_delta(prepared, choice)
                     yield _sse(service.chunk(prepared, [_delta(index, delta, reason)]))

@@ -17,7 +17,7 @@ from .errors import APIError, bad_request, clip
 from .protocol import ChatCompletionRequest, CompletionRequest, NamedToolChoice
 from .sampling import params_from_config
 from .settings import ApiSettings
-from .tool_calls import ToolCall, parse_tool_calls
+from .tool_calls import STREAMED_FORMATS, ToolCall, ToolCallStream, parse_tool_calls
 
 if TYPE_CHECKING:
     from ..config import TrainConfig
@@ -417,6 +417,14 @@ class CompletionService:
         if usage is not None:
             body["usage"] = usage
         return body
+
+    def tool_call_stream(self, prepared: Prepared) -> ToolCallStream | None:
+        """A parser that streams the calls of this answer as they come; None when the template's
+        tool format is streamed whole, at the end (tool_call_delta)."""
+        if prepared.forced_tool:
+            return ToolCallStream()
+        markers = STREAMED_FORMATS.get(self.template.tool_format)
+        return ToolCallStream(*markers) if markers is not None else None
 
     def tool_call_delta(self, prepared: Prepared, choice: ChoiceState) -> tuple[dict[str, Any], str | None]:
         """For streams with tools: the whole answer as one delta, either tool calls or content."""

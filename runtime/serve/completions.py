@@ -169,6 +169,14 @@ class CompletionService:
         prompts = request.prompts
         if not prompts:
             raise bad_request("prompt: give at least one prompt", "prompt")
+        if len(prompts) * request.n > self.settings.max_n:
+            raise bad_request(
+                f"prompt: {len(prompts)} prompts × n={request.n} choices exceed the limit of "
+                f"{self.settings.max_n} choices per request",
+                "prompt",
+            )
+        if request.echo:
+            raise bad_request("echo: not supported by this server; send echo: false", "echo")
         self._check_length(sum(len(p) for p in prompts))
         encoded = [
             self.tokenizer.encode(p, add_special_tokens=True) or [self._fallback_bos()] for p in prompts

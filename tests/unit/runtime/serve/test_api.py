@@ -370,3 +370,12 @@ def test_retrieve_a_model(client: openai.OpenAI) -> None:
 def test_version(server: str) -> None:
     answer = httpx.get(server + "/version").json()
     assert answer["engine"] == "huggingface" and answer["version"] and answer["threads"] >= 1
+
+
+def test_text_completions_limits(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError, match="echo: not supported"):
+        client.completions.create(model="tiny", prompt="hi", echo=True)
+    with pytest.raises(openai.BadRequestError, match=r"9 prompts × n=2 choices exceed the limit of 16"):
+        client.completions.create(model="tiny", prompt=["hi"] * 9, n=2)
+    reply = client.completions.create(model="tiny", prompt=["hi", "hello"], n=2, max_tokens=3)
+    assert [choice.index for choice in reply.choices] == [0, 1, 2, 3]

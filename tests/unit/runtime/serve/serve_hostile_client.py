@@ -3,8 +3,8 @@ and GIL use do not count against the well-behaved client measured there):
 
     python serve_hostile_client.py URL KEY
 
-Until terminated, over and over: a 20 MB body, a flood of stop strings, 16 long requests
-abandoned after half a second. Prints one line per round."""
+Until terminated, a round every 2 seconds or so: a 20 MB body, a flood of stop strings, 16 long
+requests abandoned after half a second. Prints one line per round."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import threading
+import time
 
 import httpx
 
@@ -43,6 +44,7 @@ def main(url: str, key: str) -> None:
             thread.join()
         rounds += 1
         print(rounds, *outcomes, flush=True)
+        time.sleep(1.5)
 
 
 if __name__ == "__main__":

@@ -279,22 +279,24 @@ def test_a_hostile_client_does_not_stall_a_well_behaved_one(server: str, tmp_pat
     """While another process sends 20 MB bodies, floods of stop strings and abandons 16 long
     requests at a time, a well-behaved client's p99 stays within 3x of its quiet value."""
     _latencies(server, 3)  # warm
-    quiet = _latencies(server, 30)
+    before = _latencies(server, 20)
     log = tmp_path / "hostile.log"
     with log.open("w") as out, HealthWatch(server) as health:
         attacker = subprocess.Popen([sys.executable, str(HOSTILE), server, KEY], stdout=out, stderr=out)
         try:
             time.sleep(1)
-            loud = _latencies(server, 30)
+            loud = _latencies(server, 40)
         finally:
             attacker.terminate()
             attacker.wait(timeout=30)
+    assert _wait_for(lambda: _metric(server, "kubefactory_requests_in_flight") == 0, 10)
+    # quiet before and after the attack: load from other work on a shared machine drifts
+    quiet = before + _latencies(server, 20)
     rounds = [line.split() for line in log.read_text().splitlines() if line[:1].isdigit()]
     # the flood is refused; the 20 MB body too (413, or the connection closed while it was still sent)
     assert rounds and all(big != "200" and flood == "400" for _, big, flood in rounds), rounds
     assert health.failures == 0 and health.worst < 1, health.worst
     assert _p99(loud) <= 3 * max(_p99(quiet), 0.1), (sorted(quiet)[-3:], sorted(loud)[-3:])
-    assert _wait_for(lambda: _metric(server, "kubefactory_requests_in_flight") == 0, 10)
 
 
 # -- lifecycle: drain timeout, port in use ----------------------------------------------------------

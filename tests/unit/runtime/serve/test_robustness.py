@@ -141,6 +141,23 @@ def test_a_prompt_far_beyond_the_context_is_refused_before_tokenizing(server: st
     assert health.failures == 0 and health.worst < 1, health.worst
 
 
+def test_prompts_are_tokenized_off_the_event_loop(server: str) -> None:
+    """Finding: rendering and tokenizing ran on the event loop (a 4 MB prompt froze /health for
+    13-18 s). Six prompts of 250k characters at once: under the length pre-check, so each is
+    rendered and tokenized (then refused as longer than the context)."""
+    body = {"model": "tiny", "messages": [{"role": "user", "content": "word " * 50_000}]}
+    with HealthWatch(server) as health:
+        threads = [threading.Thread(target=_post, args=(server, body)) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    response = _post(server, body)
+    assert response.status_code == 400 and _error(response)["code"] == "context_length_exceeded"
+    assert "the messages take" in _error(response)["message"]  # tokenized, not pre-checked
+    assert health.failures == 0 and health.worst < 1, health.worst
+
+
 def test_too_many_messages_are_400(server: str) -> None:
     messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": "hi"} for i in range(1025)]
     response = _post(server, {"model": "tiny", "messages": messages})

@@ -94,9 +94,16 @@ def _serve_builtin(config: TrainConfig, settings: ApiSettings, dry_run: bool) ->
     from .server import build_app
     from .settings import available_cpus, default_threads
 
+    log = logging.getLogger(__name__)
+    if not settings.api_key and settings.host not in ("127.0.0.1", "::1", "localhost"):
+        log.warning(
+            "no API_KEY: anyone who reaches %s:%d may use this server (set API_KEY, or API_HOST=127.0.0.1)",
+            settings.host,
+            settings.port,
+        )
     threads = settings.threads or default_threads(available_cpus())
     torch.set_num_threads(threads)
-    logging.getLogger(__name__).info("torch CPU threads: %d (API_NUM_THREADS)", threads)
+    log.info("torch CPU threads: %d (API_NUM_THREADS)", threads)
     server = uvicorn.Server(
         uvicorn.Config(
             build_app(config, settings),

@@ -53,7 +53,11 @@ def validation_message(errors: Sequence[dict[str, Any]]) -> tuple[str, str | Non
             if error.get("type") != "missing" and not isinstance(given, dict | list)
             else ""
         )
-        parts.append(f"{field or 'body'}: {error.get('msg', 'invalid value')}{shown}")
+        message = str(error.get("msg", "invalid value"))
+        if not field and error.get("type") == "value_error":  # a check of the whole body names its field
+            parts.append(message.removeprefix("Value error, "))
+            continue
+        parts.append(f"{field or 'body'}: {message}{shown}")
     return "invalid request: " + "; ".join(parts[:5]), first
 
 

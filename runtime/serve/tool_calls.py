@@ -126,8 +126,8 @@ class ToolCallStream:
     with the call's index, id and name, then the arguments' JSON text in pieces.
 
     For calls written as JSON objects {"name": ..., "arguments"|"parameters": {...}}: after an
-    opener (qwen's <tool_call>), or as the whole answer (an opener of "": llama3's format and
-    calls forced by tool_choice). Text before the first call streams as content; text after a
+    opener (qwen's <tool_call>), or as the whole answer (an opener of "": calls forced by
+    tool_choice). Text before the first call streams as content; text after a
     call is dropped, as the non-streaming parser drops it. Pure: text in, deltas out."""
 
     def __init__(self, opener: str = "", closer: str = "") -> None:
@@ -266,4 +266,5 @@ class ToolCallStream:
             out.append({"content": text})
 
 
-STREAMED_FORMATS = {"qwen": ("<tool_call>", "</tool_call>"), "llama3": ("", "")}
+# formats whose calls stream as they come (llama3 may write a JSON list of calls: it streams whole)
+STREAMED_FORMATS = {"qwen": ("<tool_call>", "</tool_call>")}

@@ -201,7 +201,12 @@ def run(load: Load, rounds: int, with_baseline: bool) -> list[Result]:
         config.write_text(f"model_name_or_path: {_tiny_model()}\ntemplate: qwen\n", encoding="utf-8")
         # One intra-op thread per server: on a small shared CPU, torch's default (one per core) makes
         # the threads of a tiny model's small matmuls wait on each other, and numbers swing 10×.
-        common = {"API_HOST": "127.0.0.1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": THREADS}
+        common = {
+            "API_HOST": "127.0.0.1",
+            "TOKENIZERS_PARALLELISM": "false",
+            "OMP_NUM_THREADS": THREADS,
+            "API_NUM_THREADS": THREADS,  # KubeFactory's own setting (OMP_NUM_THREADS no longer decides)
+        }
         servers: list[tuple[str, str]] = []
 
         port = _free_port()

@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import shlex
+import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,17 @@ _ENVIRONMENT = """environment (as LLaMA-Factory):
   API_KEY             require 'Authorization: Bearer <API_KEY>' on /v1/* (default: no auth)
   API_MODEL_NAME      the base model's name in /v1/models and requests (default gpt-3.5-turbo)
   API_MAX_BATCH_SIZE  sequences the huggingface engine decodes at once (default 32)
+  API_NUM_THREADS     torch CPU threads (default: half the CPUs the process may use, cgroup
+                      quota included; see docs/benchmarks.md)
+  API_DRAIN_TIMEOUT   seconds requests in flight may take to finish after SIGTERM (default 30)
+  API_MAX_BODY_BYTES  largest request body, else 413 (default 2097152)
+  API_MAX_MESSAGES, API_MAX_STOP, API_MAX_STOP_CHARS, API_MAX_N
+                      most messages (1024), stop strings (16) of most characters (256), and
+                      choices (16) per request, else 400
+
+The key is checked as 'Authorization: Bearer <API_KEY>'; the scheme is case-insensitive (bearer
+works too). Without API_KEY anyone who reaches the port may use the server: set API_HOST=127.0.0.1
+or a key when the network is not trusted.
 
 adapters: plain adapter_name_or_path entries are merged into the base; name=path entries are
 served side by side, each selected by the request's model field.
@@ -55,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     from ..config import load_config
     from .settings import settings_from_env
 
-    config = load_config(args.config, args.overrides)
+    overrides = [item for item in args.overrides if item != "--dry-run"]
+    dry_run = args.dry_run or len(overrides) < len(args.overrides)  # `api cfg.yaml --dry-run`
+    config = load_config(args.config, overrides)
     settings = settings_from_env(os.environ)
     backend = _BACKENDS.get(config.infer_backend)
     if backend is None:
@@ -63,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             f"infer_backend: {config.infer_backend} is not supported; use huggingface, sglang or vllm"
         )
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s|%(name)s] %(message)s")
-    return backend(config, settings, args.dry_run)
+    return backend(config, settings, dry_run)
 
 
 def _serve_builtin(config: TrainConfig, settings: ApiSettings, dry_run: bool) -> int:
@@ -73,12 +87,49 @@ def _serve_builtin(config: TrainConfig, settings: ApiSettings, dry_run: bool) ->
         )
         return 0
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    sock = _listen(settings.host, settings.port)  # a taken port fails now, not after loading the model
+    import torch
     import uvicorn
 
     from .server import build_app
+    from .settings import available_cpus, default_threads
 
-    uvicorn.run(build_app(config, settings), host=settings.host, port=settings.port, log_level="info")
+    log = logging.getLogger(__name__)
+    if not settings.api_key and settings.host not in ("127.0.0.1", "::1", "localhost"):
+        log.warning(
+            "no API_KEY: anyone who reaches %s:%d may use this server (set API_KEY, or API_HOST=127.0.0.1)",
+            settings.host,
+            settings.port,
+        )
+    threads = settings.threads or default_threads(available_cpus())
+    torch.set_num_threads(threads)
+    log.info("torch CPU threads: %d (API_NUM_THREADS)", threads)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            build_app(config, settings),
+            log_level="info",
+            timeout_graceful_shutdown=settings.drain_timeout_s,
+        )
+    )
+    server.run(sockets=[sock])
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise UserError(
+            f"API_HOST/API_PORT: cannot listen on {host}:{port}: {err.strerror}; "
+            "is another server using the port? choose another with API_PORT"
+        ) from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 def _launch_engine(config: TrainConfig, settings: ApiSettings, dry_run: bool) -> int:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..data.example import Message
-from .errors import APIError, bad_request
+from .errors import APIError, bad_request, clip
 from .protocol import ChatCompletionRequest, ChatMessage
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def _to_message(index: int, message: ChatMessage) -> Message:
             except json.JSONDecodeError:
                 raise bad_request(
                     f"messages[{index}].tool_calls[{number}].function.arguments: must be JSON text, "
-                    f"got {call.function.arguments!r}",
+                    f"got {clip(repr(call.function.arguments))}",
                     "messages",
                 ) from None
             calls.append({"name": call.function.name, "arguments": arguments})
@@ -109,7 +109,9 @@ def encode_prompt(template: Template, tokenizer: Any, conversation: Conversation
         )
     except (RowError, ValueError) as err:
         raise APIError(
-            400, f"cannot render the conversation with template '{template.name}': {err}", param="messages"
+            400,
+            f"cannot render the conversation with template '{template.name}': {clip(str(err), 300)}",
+            param="messages",
         ) from None
     ids: list[int] = []
     for piece in prompt:

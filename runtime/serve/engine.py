@@ -16,6 +16,16 @@ class GenerationRequest:
     prompt_ids: list[int]
     params: SamplingParams
     adapter: str | None = None  # a named LoRA adapter; None runs the base (with merged adapters)
+    seed: int | None = None  # sampling draws from a generator of its own, seeded with this
+    logprobs: int | None = None  # None: none; k: the chosen token's logprob and the k likeliest
+    json_schema: str | None = None  # JSON text of a schema the answer must match (constrained decoding)
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,7 @@ class GenerationEvent:
     completion_tokens: int
     finish_reason: FinishReason | None = None
     error: str | None = None
+    logprobs: tuple[TokenLogprob, ...] = ()  # of the tokens generated since the last event
 
 
 Emit = Callable[[GenerationEvent], None]
@@ -47,6 +58,10 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
     def submit(self, request: GenerationRequest, emit: Emit) -> SequenceHandle: ...
+
+    def json_matcher(self, schema: str) -> object:
+        """A constraint for JSON matching `schema` (JSON text); ValueError when it cannot be built."""
+        ...
 
     @property
     def healthy(self) -> bool: ...

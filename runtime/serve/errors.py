@@ -26,6 +26,11 @@ class APIError(Exception):
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 
 
+def clip(text: str, limit: int = 64) -> str:
+    """At most `limit` characters of client text, for quoting it in an error message."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
 def bad_request(message: str, param: str | None = None, code: str | None = None) -> APIError:
     return APIError(400, message, param=param, code=code)
 
@@ -37,16 +42,22 @@ def validation_message(errors: Sequence[dict[str, Any]]) -> tuple[str, str | Non
     for error in errors:
         loc = [str(p) for p in error.get("loc", ()) if p != "body"]
         if error.get("type") == "json_invalid":
-            return "the request body is not valid JSON: " + str(error.get("ctx", {}).get("error", "")), None
+            return "the request body is not valid JSON: " + clip(
+                str(error.get("ctx", {}).get("error", "")), 200
+            ), None
         field = _field_path(loc)
         first = first or field or None
         given = error.get("input")
         shown = (
-            f" (got {given!r})"
+            f" (got {clip(repr(given))})"
             if error.get("type") != "missing" and not isinstance(given, dict | list)
             else ""
         )
-        parts.append(f"{field or 'body'}: {error.get('msg', 'invalid value')}{shown}")
+        message = str(error.get("msg", "invalid value"))
+        if not field and error.get("type") == "value_error":  # a check of the whole body names its field
+            parts.append(message.removeprefix("Value error, "))
+            continue
+        parts.append(f"{field or 'body'}: {message}{shown}")
     return "invalid request: " + "; ".join(parts[:5]), first
 
 

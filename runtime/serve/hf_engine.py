@@ -14,9 +14,9 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from .engine import Emit, FinishReason, GenerationEvent, GenerationRequest
+from .engine import Emit, FinishReason, GenerationEvent, GenerationRequest, TokenLogprob
 from .sampling import SamplingParams, needs_history, sample_next_tokens
 from .streaming_text import IncrementalDecoder, StopMatcher
 
@@ -41,6 +41,9 @@ class _Sequence:
     generated: list[int] = field(default_factory=list)
     cancelled: bool = False
     finished: bool = False
+    generator: Any = None  # torch.Generator of a seeded request
+    matcher: Any = None  # llguidance.LLMatcher of a schema-constrained request
+    logprobs: list[TokenLogprob] = field(default_factory=list)  # not yet emitted
 
     def cancel(self) -> None:
         self.cancelled = True  # read by the engine thread before its next step
@@ -86,6 +89,9 @@ class BatchingEngine:
         self._wake = threading.Condition()
         self._closed = False
         self._thread: threading.Thread | None = None
+        self._grammar_tokenizer: Any = None
+        self._grammar_lock = threading.Lock()
+        self._vocab = int(loaded.model.get_output_embeddings().weight.shape[0])
 
     # -- the caller's side (any thread) -------------------------------------------------------
 
@@ -115,12 +121,42 @@ class BatchingEngine:
             IncrementalDecoder(self.tokenizer, self.hidden_token_ids),
             StopMatcher(request.params.stop),
         )
+        if request.seed is not None:
+            import torch
+
+            sequence.generator = torch.Generator().manual_seed(request.seed)
+        if request.json_schema is not None:
+            sequence.matcher = self.json_matcher(request.json_schema)
         with self._wake:
             if self._closed:
                 raise RuntimeError("the engine is shut down")
             self._pending.append(sequence)
             self._wake.notify()
         return sequence
+
+    def json_matcher(self, schema: str) -> Any:
+        """A fresh llguidance matcher for JSON text matching `schema`; ValueError when the schema
+        cannot be compiled. The first call wraps the tokenizer (about a second for large vocabularies)."""
+        try:
+            import llguidance
+            import llguidance.hf
+        except ImportError:
+            raise ValueError(
+                "JSON mode needs the llguidance package (pip install 'kubefactory[serve]')"
+            ) from None
+        with self._grammar_lock:
+            if self._grammar_tokenizer is None:
+                eos = sorted(self.stop_token_ids)
+                self._grammar_tokenizer = llguidance.hf.from_tokenizer(
+                    cast(Any, self.tokenizer), n_vocab=self._vocab, eos_token=eos[0] if len(eos) == 1 else eos
+                )
+        grammar = llguidance.LLMatcher.grammar_from_json_schema(
+            schema, defaults={"whitespace_flexible": False}
+        )
+        matcher = llguidance.LLMatcher(self._grammar_tokenizer, grammar)
+        if matcher.is_error():
+            raise ValueError(matcher.get_error())
+        return matcher
 
     # -- the engine thread ---------------------------------------------------------------------
 
@@ -177,7 +213,8 @@ class BatchingEngine:
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         cache = DynamicCache()
         logits = self._forward(input_ids, mask, positions, cache, admitted)
-        tokens = sample_next_tokens(logits, [s.params for s in admitted], prompts)
+        params = [s.params for s in admitted]
+        tokens = self._sample(logits, admitted, prompts if needs_history(params) else None)
         self._join(admitted, cache, mask, tokens)
         for sequence, token in zip(admitted, tokens.tolist(), strict=True):
             self._accept(sequence, token)
@@ -193,12 +230,58 @@ class BatchingEngine:
         histories = (
             [s.request.prompt_ids + s.generated for s in batch.rows] if needs_history(params) else None
         )
-        tokens = sample_next_tokens(logits, params, histories)
+        tokens = self._sample(logits, batch.rows, histories)
         batch.next_tokens = tokens
         if self.on_step is not None:
             self.on_step(len(batch.rows))
         for sequence, token in zip(batch.rows, tokens.tolist(), strict=True):
             self._accept(sequence, token)
+
+    def _sample(self, logits: Any, rows: list[_Sequence], histories: Any) -> Any:
+        """Grammar masks, then sampling (each seeded row by its own generator), then logprobs."""
+        constrained = [i for i, s in enumerate(rows) if s.matcher is not None]
+        if constrained:
+            import llguidance.torch as llg
+
+            logits = logits.float()
+            bitmask = llg.allocate_token_bitmask(1, self._vocab)
+            for i in constrained:
+                llg.fill_next_token_bitmask(rows[i].matcher, bitmask, 0)
+                llg.apply_token_bitmask_inplace(logits[i : i + 1], bitmask.to(logits.device))
+        generators = [s.generator for s in rows]
+        tokens = sample_next_tokens(
+            logits,
+            [s.params for s in rows],
+            histories,
+            generators if any(g is not None for g in generators) else None,
+        )
+        wanted = [i for i, s in enumerate(rows) if s.request.logprobs is not None]
+        if wanted:
+            self._record_logprobs(logits, rows, tokens, wanted)
+        return tokens
+
+    def _record_logprobs(self, logits: Any, rows: list[_Sequence], tokens: Any, wanted: list[int]) -> None:
+        import torch
+
+        index = torch.tensor(wanted, device=logits.device)
+        logprobs = torch.log_softmax(logits.index_select(0, index).float(), dim=-1)
+        chosen = tokens.index_select(0, index)
+        picked = logprobs.gather(-1, chosen[:, None]).squeeze(-1).tolist()
+        k = max(rows[i].request.logprobs or 0 for i in wanted)
+        top_values, top_ids = logprobs.topk(k, dim=-1) if k else (None, None)
+        for position, row in enumerate(wanted):
+            sequence = rows[row]
+            count = sequence.request.logprobs or 0
+            top: tuple[tuple[str, float], ...] = ()
+            if count and top_ids is not None and top_values is not None:
+                ids = top_ids[position, :count].tolist()
+                values = top_values[position, :count].tolist()
+                top = tuple((self._token_text(t), v) for t, v in zip(ids, values, strict=True))
+            token = int(chosen[position])
+            sequence.logprobs.append(TokenLogprob(self._token_text(token), _finite(picked[position]), top))
+
+    def _token_text(self, token: int) -> str:
+        return str(self.tokenizer.decode([token], skip_special_tokens=False))
 
     def _forward(self, input_ids: Any, mask: Any, positions: Any, cache: Any, rows: list[_Sequence]) -> Any:
         kwargs: dict[str, Any] = {}
@@ -246,15 +329,21 @@ class BatchingEngine:
             self._finish(sequence, "stop", self._rest(sequence))
             return
         text = sequence.stopper.push(sequence.decoder.push(token))
+        grammar_done = False
+        if sequence.matcher is not None:
+            sequence.matcher.consume_token(token)
+            grammar_done = sequence.matcher.is_stopped() or sequence.matcher.is_error()
         if sequence.stopper.stopped:
             self._finish(sequence, "stop", text)
+        elif grammar_done:
+            self._finish(sequence, "stop", text + self._rest(sequence))
         elif (
             count >= sequence.params.max_new_tokens
             or len(sequence.request.prompt_ids) + count >= self.context_length
         ):
             self._finish(sequence, "length", text + self._rest(sequence))
         elif text:
-            sequence.emit(GenerationEvent(text, count))
+            sequence.emit(GenerationEvent(text, count, logprobs=_take(sequence.logprobs)))
 
     @staticmethod
     def _rest(sequence: _Sequence) -> str:
@@ -269,7 +358,8 @@ class BatchingEngine:
             return
         sequence.finished = True
         if not sequence.cancelled:
-            sequence.emit(GenerationEvent(text, len(sequence.generated), reason, error))
+            logprobs = _take(sequence.logprobs)
+            sequence.emit(GenerationEvent(text, len(sequence.generated), reason, error, logprobs))
 
     def _drop_done_rows(self) -> None:
         """Remove finished and cancelled rows; cut cache columns that are padding in every row."""
@@ -301,6 +391,17 @@ class BatchingEngine:
             self._finish(sequence, "error", error=message)
         self._batch = _Batch()
         self._pending.clear()
+
+
+def _take(items: list[TokenLogprob]) -> tuple[TokenLogprob, ...]:
+    taken = tuple(items)
+    items.clear()
+    return taken
+
+
+def _finite(value: float) -> float:
+    """JSON has no -inf: a token the grammar forbade (never sampled, but possibly in a top list)."""
+    return value if value > -1e30 else -9999.0
 
 
 def stop_token_ids(loaded: InferenceModel) -> frozenset[int]:

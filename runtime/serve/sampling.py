@@ -44,10 +44,14 @@ def params_from_config(config: TrainConfig, **overrides: Any) -> SamplingParams:
 
 
 def sample_next_tokens(
-    logits: Any, params: Sequence[SamplingParams], histories: Sequence[Sequence[int]] | None = None
+    logits: Any,
+    params: Sequence[SamplingParams],
+    histories: Sequence[Sequence[int]] | None = None,
+    generators: Sequence[Any] | None = None,
 ) -> Any:
     """One next token per row of `logits` [batch, vocab], each row by its own params; `histories`
-    (prompt + generated ids per row) are needed only for a repetition penalty."""
+    (prompt + generated ids per row) are needed only for a repetition penalty; a row with a
+    torch.Generator in `generators` draws its random number from it (seeded requests)."""
     import torch
 
     logits = logits.float()
@@ -60,9 +64,9 @@ def sample_next_tokens(
     scaled = logits / temperature[:, None]
     if any(p.top_p < 1 or p.top_k > 0 for p in params):
         candidates, ids = _nucleus(scaled, params)
-        sampled = ids.gather(-1, _draw(candidates)[:, None]).squeeze(-1)
+        sampled = ids.gather(-1, _draw(candidates, generators)[:, None]).squeeze(-1)
     else:
-        sampled = _draw(scaled)
+        sampled = _draw(scaled, generators)
     return torch.where(greedy, picked, sampled)
 
 
@@ -94,14 +98,18 @@ def _nucleus(scaled: Any, params: Sequence[SamplingParams]) -> tuple[Any, Any]:
     return values.masked_fill(drop, float("-inf")), ids
 
 
-def _draw(logits: Any) -> Any:
+def _draw(logits: Any, generators: Sequence[Any] | None = None) -> Any:
     """Sample one index per row from softmax(logits) by inverting its CDF with one uniform number
     per row (exact; random numbers for the whole vocabulary, as multinomial and Gumbel draw, cost
     more than a small model's forward pass)."""
     import torch
 
     cdf = logits.softmax(dim=-1).cumsum(dim=-1)
-    uniform = torch.rand(cdf.shape[0], 1, device=cdf.device) * cdf[:, -1:]
+    if generators is None:
+        uniform = torch.rand(cdf.shape[0], 1, device=cdf.device)
+    else:  # drawn on the CPU, where a seeded generator gives the same numbers on every machine
+        uniform = torch.cat([torch.rand(1, 1, generator=g) for g in generators]).to(cdf.device)
+    uniform = uniform * cdf[:, -1:]
     return torch.searchsorted(cdf, uniform).clamp(max=cdf.shape[-1] - 1).squeeze(-1)
 
 

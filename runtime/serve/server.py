@@ -34,6 +34,6 @@ def build_app(config: TrainConfig, settings: ApiSettings) -> FastAPI:
         skip_special_tokens=config.skip_special_tokens,
     )
     service = CompletionService(
-        engine, loaded.template, loaded.tokenizer, config, settings.model_name, metrics
+        engine, loaded.template, loaded.tokenizer, config, settings.model_name, metrics, settings
     )
     return create_app(service, settings)

@@ -8,6 +8,7 @@ known not to be.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,52 @@ class IncrementalDecoder:
         return str(self.tokenizer.decode(ids, skip_special_tokens=False))
 
 
+class StopAutomaton:
+    """Aho–Corasick automaton over the stop strings: one state per prefix of a stop string.
+
+    A state is the longest tail of the text read so far that begins some stop string, so its
+    depth is exactly the text to hold back, and `ends[state]` is the longest stop string ending
+    there. Reading one character costs amortised O(1) whatever the number or length of the stop
+    strings (building costs their total length, once per request)."""
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self.goto: list[dict[str, int]] = [{}]
+        self.depth = [0]
+        self.ends = [0]
+        for stop in stops:
+            if stop:
+                self._add(stop)
+        self.fail = [0] * len(self.goto)
+        queue = deque(self.goto[0].values())
+        while queue:
+            state = queue.popleft()
+            for char, child in self.goto[state].items():
+                queue.append(child)
+                back = self.fail[state]
+                while back and char not in self.goto[back]:
+                    back = self.fail[back]
+                self.fail[child] = self.goto[back].get(char, 0) if state else 0
+                self.ends[child] = self.ends[child] or self.ends[self.fail[child]]
+
+    def _add(self, stop: str) -> None:
+        state = 0
+        for char in stop:
+            nxt = self.goto[state].get(char)
+            if nxt is None:
+                nxt = len(self.goto)
+                self.goto[state][char] = nxt
+                self.goto.append({})
+                self.depth.append(self.depth[state] + 1)
+                self.ends.append(0)
+            state = nxt
+        self.ends[state] = len(stop)
+
+    def step(self, state: int, char: str) -> int:
+        while state and char not in self.goto[state]:
+            state = self.fail[state]
+        return self.goto[state].get(char, 0)
+
+
 @dataclass
 class StopMatcher:
     """Cuts generated text at the first stop string; never emits a part of one."""
@@ -55,18 +102,32 @@ class StopMatcher:
     stops: Sequence[str] = ()
     _pending: str = ""
     stopped: bool = False
+    _state: int = 0
+    _automaton: StopAutomaton | None = None
+
+    def __post_init__(self) -> None:
+        self._automaton = StopAutomaton(self.stops) if any(self.stops) else None
 
     def push(self, text: str) -> str:
-        """Add text; return what is safe to emit now. Sets `stopped` when a stop string appears."""
+        """Add text; return what is safe to emit now. Sets `stopped` when a stop string appears:
+        the text is cut where the first stop string to end began."""
         if self.stopped:
             return ""
+        automaton = self._automaton
+        if automaton is None:
+            return text
         self._pending += text
-        hits = [index for index in (self._pending.find(stop) for stop in self.stops if stop) if index >= 0]
-        if hits:
-            self.stopped = True
-            out, self._pending = self._pending[: min(hits)], ""
-            return out
-        keep = self._held_back()
+        state = self._state
+        start = len(self._pending) - len(text)
+        for offset, char in enumerate(text):
+            state = automaton.step(state, char)
+            if automaton.ends[state]:
+                self.stopped = True
+                end = start + offset + 1
+                out, self._pending = self._pending[: end - automaton.ends[state]], ""
+                return out
+        self._state = state
+        keep = automaton.depth[state]  # the tail that may still become a stop string
         out = self._pending[: len(self._pending) - keep]
         self._pending = self._pending[len(self._pending) - keep :]
         return out
@@ -75,13 +136,3 @@ class StopMatcher:
         """The end of generation: held-back text is not a stop string after all."""
         out, self._pending = ("" if self.stopped else self._pending), ""
         return out
-
-    def _held_back(self) -> int:
-        """Length of the longest tail of the pending text that begins some stop string."""
-        longest = 0
-        for stop in self.stops:
-            for size in range(min(len(stop) - 1, len(self._pending)), longest, -1):
-                if self._pending.endswith(stop[:size]):
-                    longest = size
-                    break
-        return longest

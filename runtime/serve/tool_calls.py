@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -114,3 +115,156 @@ def parse_tool_calls(tool_format: str, text: str) -> ParsedReply:
             f"tool_format '{tool_format}': no parser for its tool calls; supported: {sorted(PARSERS)}"
         )
     return parser(text)
+
+
+_CALL_HEAD = re.compile(r'\s*\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"(?:arguments|parameters)"\s*:\s*')
+_HEAD_LIMIT = 1024  # characters after an opener without a recognisable call head: not a call
+
+
+class ToolCallStream:
+    """Tool calls recognised while the answer is generated, as OpenAI streams them: a first delta
+    with the call's index, id and name, then the arguments' JSON text in pieces.
+
+    For calls written as JSON objects {"name": ..., "arguments"|"parameters": {...}}: after an
+    opener (qwen's <tool_call>), or as the whole answer (an opener of "": calls forced by
+    tool_choice). Text before the first call streams as content; text after a
+    call is dropped, as the non-streaming parser drops it. Pure: text in, deltas out."""
+
+    def __init__(self, opener: str = "", closer: str = "") -> None:
+        self.opener, self.closer = opener, closer
+        self.calls = 0
+        self._buffer = ""
+        self._state = "text"
+        self._depth = 0
+        self._in_string = False
+        self._escaped = False
+        self._started = False
+
+    def feed(self, text: str) -> list[dict[str, Any]]:
+        self._buffer += text
+        out: list[dict[str, Any]] = []
+        while self._step(out):
+            pass
+        return out
+
+    def finish(self) -> list[dict[str, Any]]:
+        """The end of the answer: text held back as a possible call start is content after all."""
+        rest, self._buffer = self._buffer, ""
+        if self.calls or not rest or self._state == "args":
+            return []
+        self._state = "done"
+        return [{"content": rest}]
+
+    def _step(self, out: list[dict[str, Any]]) -> bool:
+        state, buffer = self._state, self._buffer
+        if state == "text":
+            if not self.opener:
+                stripped = buffer.lstrip()
+                if not stripped:
+                    return False
+                self._state = "head" if stripped[0] == "{" else "plain"
+                return True
+            index = buffer.find(self.opener)
+            if index < 0:
+                keep = next(
+                    (
+                        n
+                        for n in range(min(len(self.opener) - 1, len(buffer)), 0, -1)
+                        if buffer.endswith(self.opener[:n])
+                    ),
+                    0,
+                )
+                self._content(out, buffer[: len(buffer) - keep])
+                self._buffer = buffer[len(buffer) - keep :]
+                return False
+            self._content(out, buffer[:index])
+            self._buffer, self._state = buffer[index + len(self.opener) :], "head"
+            return True
+        if state == "plain":
+            self._content(out, buffer)
+            self._buffer = ""
+            return False
+        if state == "head":
+            match = _CALL_HEAD.match(buffer)
+            if match is None:
+                if len(buffer) > _HEAD_LIMIT:
+                    self._state = "plain" if not self.calls else "done"
+                    return True
+                return False
+            name = json.loads(f'"{match.group(1)}"')
+            out.append(
+                {
+                    "tool_calls": [
+                        {
+                            "index": self.calls,
+                            "id": f"call_{uuid.uuid4().hex[:24]}",
+                            "type": "function",
+                            "function": {"name": name, "arguments": ""},
+                        }
+                    ]
+                }
+            )
+            self._buffer, self._state = buffer[match.end() :], "args"
+            self._depth, self._in_string, self._escaped, self._started = 0, False, False, False
+            return True
+        if state == "args":
+            if not self._started:  # whitespace before the value: not part of the arguments
+                buffer = self._buffer = buffer.lstrip()
+                if not buffer:
+                    return False
+                self._started = True
+            end = self._scan(buffer)
+            piece = buffer if end is None else buffer[:end]
+            if piece:
+                arguments = {"index": self.calls, "function": {"arguments": piece}}
+                out.append({"tool_calls": [arguments]})
+            self._buffer = "" if end is None else buffer[end:]
+            if end is None:
+                return False
+            self.calls += 1
+            self._state = "tail"
+            return True
+        if state == "tail":  # the call object's "}" and the closer, then maybe another call
+            stripped = buffer.lstrip()
+            if not stripped.startswith("}"):
+                return False
+            rest = stripped[1:]
+            if self.closer:
+                index = rest.find(self.closer)
+                if index < 0:
+                    return False
+                rest = rest[index + len(self.closer) :]
+            self._buffer, self._state = rest, ("text" if self.opener else "done")
+            return True
+        self._buffer = ""  # done: text after the calls is dropped
+        return False
+
+    def _scan(self, text: str) -> int | None:
+        """Where the arguments' JSON value ends in `text` (continuing the scan state), or None."""
+        for position, char in enumerate(text):
+            if self._in_string:
+                if self._escaped:
+                    self._escaped = False
+                elif char == "\\":
+                    self._escaped = True
+                elif char == '"':
+                    self._in_string = False
+                    if self._depth == 0:  # the arguments as a JSON string
+                        return position + 1
+            elif char == '"':
+                self._in_string = True
+            elif char in "{[":
+                self._depth += 1
+            elif char in "}]":
+                self._depth -= 1
+                if self._depth == 0:
+                    return position + 1
+        return None
+
+    def _content(self, out: list[dict[str, Any]], text: str) -> None:
+        if text and not self.calls:
+            out.append({"content": text})
+
+
+# formats whose calls stream as they come (llama3 may write a JSON list of calls: it streams whole)
+STREAMED_FORMATS = {"qwen": ("<tool_call>", "</tool_call>")}

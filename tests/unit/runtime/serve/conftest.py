@@ -53,6 +53,15 @@ def write_config(folder: Path, **values: Any) -> Path:
 @contextlib.contextmanager
 def live_api(config: Path, env: dict[str, str] | None = None, startup_s: float = 120) -> Iterator[str]:
     """`kubefactory api CONFIG` in a subprocess; yields its base URL once /health answers."""
+    with live_api_process(config, env, startup_s) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def live_api_process(
+    config: Path, env: dict[str, str] | None = None, startup_s: float = 120
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """As live_api, yielding (base URL, the server's process)."""
     port = free_port()
     # one torch thread: the tiny model gains nothing from more, and the test machine is shared
     environment = {
@@ -66,7 +75,9 @@ def live_api(config: Path, env: dict[str, str] | None = None, startup_s: float =
         yield from _run(config, environment, log, startup_s, port)
 
 
-def _run(config: Path, environment: dict[str, str], log: Any, startup_s: float, port: int) -> Iterator[str]:
+def _run(
+    config: Path, environment: dict[str, str], log: Any, startup_s: float, port: int
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     process = subprocess.Popen(
         [sys.executable, "-m", "kubefactory.runtime.cli", "api", str(config)],
         env=environment,
@@ -87,7 +98,7 @@ def _run(config: Path, environment: dict[str, str], log: Any, startup_s: float, 
             if time.monotonic() > deadline:
                 raise RuntimeError("kubefactory api did not become healthy in time")
             time.sleep(0.3)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         try:
@@ -122,6 +133,13 @@ def serve_config() -> Callable[..., Path]:
 @pytest.fixture(scope="session")
 def api_server() -> Callable[..., contextlib.AbstractContextManager[str]]:
     return live_api
+
+
+@pytest.fixture(scope="session")
+def api_server_process() -> Callable[
+    ..., contextlib.AbstractContextManager[tuple[str, subprocess.Popen[str]]]
+]:
+    return live_api_process
 
 
 # --- the demo's identity training, shared by the tests that ask the trained model -------------

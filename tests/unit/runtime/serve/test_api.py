@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -198,3 +199,183 @@ def _sample(text: str, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.rsplit(" ", 1)[1])
     raise AssertionError(f"{name} is not in /metrics")
+
+
+# -- the parameters and routes added by the hardening issue (each was ignored or missing before) ----
+
+PERSON: Any = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 8},
+        "age": {"type": "integer", "minimum": 0, "maximum": 150},
+    },
+    "required": ["name", "age"],
+    "additionalProperties": False,
+}
+WEATHER: Any = [
+    {
+        "type": "function",
+        "function": {
+            "name": "weather",
+            "description": "the weather in a city",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string", "maxLength": 12}},
+                "required": ["city"],
+                "additionalProperties": False,
+            },
+        },
+    },
+    {"type": "function", "function": {"name": "time", "parameters": {"type": "object", "properties": {}}}},
+]
+
+
+def test_seed_makes_sampling_reproducible(client: openai.OpenAI) -> None:
+    def answer(seed: int) -> str | None:
+        reply = client.chat.completions.create(
+            model="tiny", messages=HI, max_tokens=12, temperature=1.0, seed=seed
+        )
+        return reply.choices[0].message.content
+
+    first = answer(7)
+    assert answer(7) == first
+    assert len({first, answer(8), answer(9)}) > 1  # an unseeded-looking spread over other seeds
+
+
+def test_logprobs_and_top_logprobs(client: openai.OpenAI) -> None:
+    reply = client.chat.completions.create(
+        model="tiny", messages=HI, max_tokens=6, temperature=0, logprobs=True, top_logprobs=3
+    )
+    choice = reply.choices[0]
+    assert choice.logprobs is not None and choice.logprobs.content
+    assert reply.usage is not None and len(choice.logprobs.content) == reply.usage.completion_tokens
+    for item in choice.logprobs.content:
+        assert item.logprob <= 0 and len(item.top_logprobs) == 3
+        values = [top.logprob for top in item.top_logprobs]
+        assert values == sorted(values, reverse=True)
+        assert item.token == item.top_logprobs[0].token  # greedy picks the likeliest
+        assert item.logprob == pytest.approx(values[0])
+    assert "".join(item.token for item in choice.logprobs.content) == choice.message.content
+
+
+def test_json_schema_mode_returns_json_matching_the_schema(client: openai.OpenAI) -> None:
+    for seed in range(3):
+        reply = client.chat.completions.create(
+            model="tiny",
+            messages=HI,
+            max_tokens=64,
+            temperature=1.0,
+            seed=seed,
+            response_format={"type": "json_schema", "json_schema": {"name": "person", "schema": PERSON}},
+        )
+        content = reply.choices[0].message.content
+        assert content is not None and reply.choices[0].finish_reason == "stop", content
+        person = json.loads(content)
+        assert set(person) == {"name", "age"}
+        assert isinstance(person["name"], str) and len(person["name"]) <= 8
+        assert isinstance(person["age"], int) and 0 <= person["age"] <= 150
+
+
+def test_json_object_mode_starts_an_object(client: openai.OpenAI) -> None:
+    reply = client.chat.completions.create(
+        model="tiny", messages=HI, max_tokens=48, seed=1, response_format={"type": "json_object"}
+    )
+    content = reply.choices[0].message.content or ""
+    assert content.startswith("{")
+    if reply.choices[0].finish_reason == "stop":
+        assert isinstance(json.loads(content), dict)
+
+
+def test_a_schema_that_cannot_be_compiled_is_400(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError, match="response_format"):
+        client.chat.completions.create(
+            model="tiny",
+            messages=HI,
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "x", "schema": {"type": "nonsense"}},
+            },
+        )
+
+
+@pytest.mark.parametrize("choice", ["required", {"type": "function", "function": {"name": "weather"}}])
+def test_tool_choice_forces_a_call(client: openai.OpenAI, choice: Any) -> None:
+    reply = client.chat.completions.create(
+        model="tiny", messages=HI, max_tokens=48, tools=WEATHER, tool_choice=choice, seed=3
+    )
+    message = reply.choices[0].message
+    assert reply.choices[0].finish_reason == "tool_calls" and message.tool_calls
+    call = message.tool_calls[0]
+    assert call.type == "function"
+    arguments = json.loads(call.function.arguments)
+    if isinstance(choice, dict):
+        assert call.function.name == "weather" and set(arguments) == {"city"}
+    else:
+        assert call.function.name in ("weather", "time")
+
+
+def test_tool_choice_naming_an_unknown_function_is_400(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError, match="tool_choice: function 'nope' is not among the tools"):
+        client.chat.completions.create(
+            model="tiny",
+            messages=HI,
+            tools=WEATHER,
+            tool_choice={"type": "function", "function": {"name": "nope"}},
+        )
+
+
+def test_forced_tool_calls_stream_as_openai_streams_them(client: openai.OpenAI) -> None:
+    chunks = list(
+        client.chat.completions.create(
+            model="tiny",
+            messages=HI,
+            max_tokens=48,
+            tools=WEATHER,
+            tool_choice={"type": "function", "function": {"name": "weather"}},
+            seed=3,
+            stream=True,
+        )
+    )
+    deltas = [c.choices[0].delta.tool_calls for c in chunks if c.choices and c.choices[0].delta.tool_calls]
+    assert len(deltas) > 2, "the call arrives in pieces"
+    head = deltas[0][0]
+    assert head.index == 0 and head.id and head.function and head.function.name == "weather"
+    arguments = "".join((d[0].function.arguments or "") for d in deltas if d[0].function)
+    assert set(json.loads(arguments)) == {"city"}
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "tool_calls"
+
+
+def test_text_completions(client: openai.OpenAI) -> None:
+    reply = client.completions.create(
+        model="tiny", prompt="Once upon a time", max_tokens=6, logprobs=2, seed=1
+    )
+    choice = reply.choices[0]
+    assert reply.object == "text_completion" and choice.text
+    assert choice.logprobs is not None and choice.logprobs.tokens is not None
+    assert "".join(choice.logprobs.tokens) == choice.text
+    assert choice.logprobs.top_logprobs and all(len(top) <= 2 for top in choice.logprobs.top_logprobs)
+    assert reply.usage is not None and reply.usage.completion_tokens == len(choice.logprobs.tokens)
+    streamed = client.completions.create(
+        model="tiny", prompt="Once upon a time", max_tokens=6, seed=1, stream=True
+    )
+    assert "".join(c.choices[0].text for c in streamed if c.choices) == choice.text
+
+
+def test_retrieve_a_model(client: openai.OpenAI) -> None:
+    assert client.models.retrieve("first").id == "first"
+    with pytest.raises(openai.NotFoundError, match="model 'gpt-4' does not exist"):
+        client.models.retrieve("gpt-4")
+
+
+def test_version(server: str) -> None:
+    answer = httpx.get(server + "/version").json()
+    assert answer["engine"] == "huggingface" and answer["version"] and answer["threads"] >= 1
+
+
+def test_text_completions_limits(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError, match="echo: not supported"):
+        client.completions.create(model="tiny", prompt="hi", echo=True)
+    with pytest.raises(openai.BadRequestError, match=r"9 prompts × n=2 choices exceed the limit of 16"):
+        client.completions.create(model="tiny", prompt=["hi"] * 9, n=2)
+    reply = client.completions.create(model="tiny", prompt=["hi", "hello"], n=2, max_tokens=3)
+    assert [choice.index for choice in reply.choices] == [0, 1, 2, 3]

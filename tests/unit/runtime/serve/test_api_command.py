@@ -95,3 +95,10 @@ def test_help_imports_nothing_heavy(argv: list[str]) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "HEAVY: \n" in done.stdout, done.stdout
+
+
+def test_dry_run_after_the_config_is_the_flag_not_a_config_key(config: Path) -> None:
+    """Finding: `kubefactory api cfg.yaml --dry-run` took --dry-run for a key=value override."""
+    done = _api(str(config), "infer_backend=vllm", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert shlex.split(done.stdout.strip())[:3] == ["vllm", "serve", "/models/base"]

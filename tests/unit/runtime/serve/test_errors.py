@@ -49,3 +49,25 @@ def test_api_error_body_has_openais_shape() -> None:
             "code": "model_not_found",
         }
     }
+
+
+def test_a_lone_surrogate_is_named_by_its_field() -> None:
+    with pytest.raises(pydantic.ValidationError) as caught:
+        ChatCompletionRequest.model_validate(
+            {
+                "model": "m",
+                "messages": [{"role": "user", "content": "ok"}, {"role": "user", "content": "a\ud800"}],
+            }
+        )
+    message, _ = validation_message(caught.value.errors())
+    assert message == (
+        "invalid request: messages[1].content: contains a lone UTF-16 surrogate "
+        "(an unpaired \\ud800-\\udfff escape), which is not text"
+    )
+
+
+def test_quoted_input_is_clipped() -> None:
+    with pytest.raises(pydantic.ValidationError) as caught:
+        ChatCompletionRequest.model_validate({"model": "m", "messages": [{"role": "r" * 10_000}]})
+    message, _ = validation_message(caught.value.errors())
+    assert len(message) < 400 and "(10002 characters)" in message

@@ -115,10 +115,20 @@ def test_tool_call_round_trip(client: openai.OpenAI) -> None:
 
 def test_streamed_tool_calls_arrive_as_tool_call_deltas(client: openai.OpenAI) -> None:
     chunks = list(_call(client, [QUESTION], stream=True))
-    calls = [call for chunk in chunks if chunk.choices for call in (chunk.choices[0].delta.tool_calls or [])]
-    assert [(c.function.name, json.loads(c.function.arguments)) for c in calls] == [
+    deltas = [call for chunk in chunks if chunk.choices for call in (chunk.choices[0].delta.tool_calls or [])]
+    # as OpenAI streams them: the first delta of a call has its id and name, the arguments follow in pieces
+    calls: dict[int, list[str]] = {}
+    for delta in deltas:
+        assert delta.function is not None
+        if delta.index not in calls:
+            assert delta.id and delta.function.name
+        entry = calls.setdefault(delta.index, ["", ""])
+        entry[0] += delta.function.name or ""
+        entry[1] += delta.function.arguments or ""
+    assert [(name, json.loads(arguments)) for name, arguments in calls.values()] == [
         ("get_weather", {"city": "Paris"})
     ]
+    assert len(deltas) > 1
     assert [chunk.choices[0].finish_reason for chunk in chunks if chunk.choices][-1] == "tool_calls"
 
 

@@ -73,6 +73,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     ".data_prepare",
     ".progress_report",
     ".operator_command",
+    ".run_command",
 )
 
 

@@ -74,6 +74,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     ".progress_report",
     ".operator_command",
     ".run_command",
+    ".storage.command",
 )
 
 

@@ -42,12 +42,16 @@ def fetch(
     claims_root: str | Path = CLAIMS_ROOT,
     hub: HubSettings | None = None,
     s3: S3Settings | None = None,
+    require_marker: bool = False,
 ) -> Fetched:
-    """Bring ``uri`` into ``cache_dir`` (once per content); settings default to the environment's."""
+    """Bring ``uri`` into ``cache_dir`` (once per content); settings default to the environment's.
+
+    ``require_marker``: the URI is a FineTuneJob's result, usable only once its upload finished.
+    """
     parsed = parse_uri(uri)
     cache = ContentCache(cache_dir)
     if isinstance(parsed, HubUri):
         return fetch_hub(parsed, cache, hub or HubSettings.from_environment(), repo_type)
     if isinstance(parsed, S3Uri):
-        return fetch_s3(parsed, cache, s3 or S3Settings.from_environment())
+        return fetch_s3(parsed, cache, s3 or S3Settings.from_environment(), require_marker)
     return fetch_claim(parsed, claims_root)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import os
 import time
 import urllib.error
@@ -21,6 +22,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import quote, urlsplit
 
 from .cache import ContentCache, Fetched, check_space, tree_digest
@@ -31,6 +33,7 @@ from .uris import S3Uri
 S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 CHUNK = 1 << 20
 RETRIES = 5
+RESULT_MARKER = ".kubefactory-complete.json"  # written last by an upload: the list of complete files
 UNAUTHORIZED_CODES = (
     "InvalidAccessKeyId",
     "SignatureDoesNotMatch",
@@ -84,13 +87,19 @@ class S3Client:
         key: str = "",
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
-        body: bytes | None = None,
+        body: bytes | BinaryIO | None = None,
+        payload_hash: str | None = None,  # a streamed body's sha256, computed by the caller
     ) -> http.client.HTTPResponse:
         params = params or {}
         path = f"{self.base_path}/{quote(bucket)}" + (f"/{quote(key, safe='/-_.~')}" if key else "")
         all_headers = dict(headers or {})
         if self.settings.credentials is not None:
-            payload = hashlib.sha256(body).hexdigest() if body is not None else "UNSIGNED-PAYLOAD"
+            if payload_hash is not None:
+                payload = payload_hash
+            elif isinstance(body, bytes):
+                payload = hashlib.sha256(body).hexdigest()
+            else:
+                payload = "UNSIGNED-PAYLOAD"
             all_headers.update(
                 sign(method, self.host, path, params, self.settings.credentials, self.settings.region,
                      datetime.now(timezone.utc), payload)
@@ -127,6 +136,20 @@ class S3Client:
             "PUT", bucket, key, body=body, headers={"Content-Type": "application/octet-stream"}
         ):
             pass
+
+    def put_file(self, bucket: str, key: str, path: Path, sha256: str) -> None:
+        """One file, streamed from disk (a single PUT: up to 5 GiB per object)."""
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(path.stat().st_size)}
+        with (
+            path.open("rb") as body,
+            self.request("PUT", bucket, key, headers=headers, body=body, payload_hash=sha256),
+        ):
+            pass
+
+    def get(self, bucket: str, key: str) -> bytes:
+        with self.request("GET", bucket, key) as response:
+            data: bytes = response.read()
+            return data
 
 
 def describe(err: Exception, uri: S3Uri, endpoint: str) -> StorageError:
@@ -212,27 +235,83 @@ def _md5_matches(path: Path, etag: str) -> bool:
     return digest.hexdigest() == etag
 
 
-def fetch_s3(uri: S3Uri, cache: ContentCache, settings: S3Settings) -> Fetched:
+def complete_upload(
+    client: S3Client, uri: S3Uri, objects: list[S3Object], folder: str
+) -> dict[str, str] | None:
+    """The files a finished upload wrote (name → sha256), from its marker; None without a marker."""
+    if not any(o.key == folder + RESULT_MARKER for o in objects):
+        return None
+    try:
+        record = json.loads(client.get(uri.bucket, folder + RESULT_MARKER))
+        return {str(f["name"]): str(f["sha256"]) for f in record["files"]}
+    except (urllib.error.URLError, OSError) as err:
+        raise describe(err, uri, client.settings.endpoint) from None
+    except (ValueError, KeyError, TypeError):
+        raise StorageError(
+            "NotFound", f"{uri}: its {RESULT_MARKER} is not a KubeFactory upload record"
+        ) from None
+
+
+def select(
+    uri: S3Uri, objects: list[S3Object], folder: str, uploaded: dict[str, str] | None, require_marker: bool
+) -> list[S3Object]:
+    """What to download: everything, or exactly the files a finished upload lists."""
+    if uploaded is None:
+        if require_marker:
+            raise StorageError(
+                "NotFound",
+                f"{uri}: no finished upload there ({RESULT_MARKER} is written last and is missing)",
+            )
+        return objects
+    named = {o.key[len(folder) :]: o for o in objects}
+    missing = sorted(set(uploaded) - set(named))
+    if missing:
+        raise StorageError(
+            "NotFound", f"{uri}: its upload record names {', '.join(missing)}, which are not there"
+        )
+    return [named[name] for name in sorted(uploaded)]
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch_s3(uri: S3Uri, cache: ContentCache, settings: S3Settings, require_marker: bool = False) -> Fetched:
+    """The objects under the URI (or, where an upload finished there, the files it lists)."""
     started = time.monotonic()
     client = S3Client(settings)
-    objects, folder = objects_of(client, uri)
-    entries = [(o.key[len(folder) :], f"{o.etag}:{o.size}") for o in objects]
+    found, folder = objects_of(client, uri)
+    uploaded = complete_upload(client, uri, found, folder)
+    objects = select(uri, found, folder, uploaded, require_marker)
+    entries = [
+        (o.key[len(folder) :], (uploaded or {}).get(o.key[len(folder) :]) or f"{o.etag}:{o.size}")
+        for o in objects
+    ]
     digest = tree_digest(entries)
     key = f"s3/{digest.removeprefix('sha256:')}"
     with cache.locked(key):
-        if (found := cache.lookup(key)) is not None:
-            return found
+        if (cached := cache.lookup(key)) is not None:
+            return cached
         partial = cache.partial(key)
         check_space(partial, sum(o.size for o in objects))
         transferred = 0
         for item in objects:
-            target = partial / item.key[len(folder) :]
-            if target.is_file() and target.stat().st_size == item.size:
-                continue  # complete in an earlier, interrupted attempt
-            try:
-                transferred += download(client, uri.bucket, item, target)
-            except (urllib.error.URLError, OSError) as err:
-                raise describe(err, uri, settings.endpoint) from None
+            name = item.key[len(folder) :]
+            target = partial / name
+            if not (target.is_file() and target.stat().st_size == item.size):
+                try:
+                    transferred += download(client, uri.bucket, item, target)
+                except (urllib.error.URLError, OSError) as err:
+                    raise describe(err, uri, settings.endpoint) from None
+            if uploaded is not None and sha256_of(target) != uploaded[name]:
+                target.unlink()
+                raise StorageError(
+                    "Unreachable", f"{uri}: {name} does not match its upload record's sha256; retry"
+                )
         fetched = Fetched(
             uri=str(uri),
             path=str(partial),

@@ -1,16 +1,13 @@
 """s3:// fetching against a real S3-compatible server (moto's standalone server, authentication on).
 
-The server is a separate process speaking the S3 wire protocol; the runtime's client signs every
-request with SigV4 and uses path-style addressing, as with MinIO or AWS. See hack/s3_server.py.
+The server (the ``server`` fixture, see hack/s3_server.py) is a separate process speaking the S3
+wire protocol; the runtime's client signs every request with SigV4 and uses path-style
+addressing, as with MinIO or AWS.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
-import sys
-import types
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +18,6 @@ from kubefactory.runtime.storage.fetch import fetch
 from kubefactory.runtime.storage.s3 import S3Client, S3Settings
 from kubefactory.runtime.storage.sigv4 import Credentials
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
-
-
-def _load_hack(name: str) -> Any:
-    if "hack" not in sys.modules:  # hack/ is not installed; the repo root must not shadow `operator`
-        hack = types.ModuleType("hack")
-        hack.__path__ = [str(REPO_ROOT / "hack")]
-        sys.modules["hack"] = hack
-    return importlib.import_module(name)
-
-
-s3_hack = _load_hack("hack.s3_server")
 WEIGHTS = hashlib.sha256(b"seed").digest() * 40_000  # 1.28 MB
 MODEL = {
     "models/tiny/config.json": b'{"model_type": "qwen2"}',
@@ -40,12 +25,6 @@ MODEL = {
     "models/tiny/tokenizer/tokenizer.json": b"{}",
     "data/identity.json": b'[{"instruction": "Who are you?", "output": "KubeFactory-Tiny"}]',
 }
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with s3_hack.s3_server(tmp_path_factory.mktemp("s3") / "moto.log") as started:
-        yield started
 
 
 def _settings(server: Any, secret: str | None = None) -> S3Settings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--claims-root", default="/kubefactory/claims", help="where pvc:// claims are mounted"
     )
     parser.add_argument("--termination-log", help="also write the result (or the failure) here")
+    parser.add_argument(
+        "--link", help="also make this path a symbolic link to the fetched folder (a stable path for the pod)"
+    )
     parser.add_argument(
         "--require-marker", action="store_true", help="s3://: only a finished upload (a FineTuneJob's result)"
     )
@@ -56,9 +60,20 @@ def run(args: argparse.Namespace) -> int:
         _write(args.termination_log, json.dumps({"reason": err.reason, "message": str(err)}))
         print(f"kubefactory fetch: {err.reason}: {err}", file=sys.stderr)
         return 1
+    if args.link:
+        link(Path(args.link), Path(fetched.path))
     _write(args.termination_log, fetched.to_json())
     print(fetched.to_json())
     return 0
+
+
+def link(path: Path, target: Path) -> None:
+    """``path`` → ``target``, replaced atomically if it exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.link")
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(target, target_is_directory=target.is_dir())
+    os.replace(temporary, path)
 
 
 def run_upload(args: argparse.Namespace) -> int:

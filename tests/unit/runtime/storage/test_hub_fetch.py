@@ -158,3 +158,24 @@ def test_a_killed_download_is_never_used_and_the_next_one_resumes(hub: FakeHub, 
     assert not partial.exists() and (Path(fetched["path"]) / MARKER).is_file()
     assert [len(hub.downloads(n)) for n in others] == [1, 1, 1]  # kept from the killed attempt
     assert fetched["transferred"] < fetched["bytes"]
+
+
+def test_the_command_links_the_fetched_model_where_the_pod_reads_it(hub: FakeHub, tmp_path: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "kubefactory.runtime.cli",
+        "fetch",
+        "hf://org/tiny@v1",
+        "--cache",
+        str(tmp_path),
+    ]
+    link = tmp_path / "pod" / "model"
+    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    for _ in range(2):  # a restarted pod links again
+        done = subprocess.run(
+            [*command, "--link", str(link)], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+    assert json.loads((link / "config.json").read_text())["version"] == "v1"
+    assert link.is_symlink() and str(link.resolve()) == json.loads(done.stdout)["path"]

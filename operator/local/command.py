@@ -2,13 +2,17 @@
 
 Run by ``python -m kubefactory.operator.local`` (the runtime's ``kubefactory run`` hands over to it,
 as ``kubefactory operator`` does). Datasets are prepared first, then FineTuneJobs trained in the
-order given, then every ModelServer started; the servers run until interrupted.
+order given, then every ModelServer started; the servers run until interrupted. A model named
+``hf://`` or ``s3://`` is fetched first by the init container a cluster pod would run (``kubefactory
+fetch``, credentials from HF_TOKEN / AWS_* here), into the ``kubefactory-model-cache`` claim folder
+shared by every run in the work folder: the same model is downloaded once.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import subprocess
 import sys
@@ -28,11 +32,13 @@ from .node import LOOPBACK, LocalNode, free_port
 from .plan import (
     LocalAccelerators,
     dataset_pod,
+    model_fetch_pod,
     ready_dataset,
     serving_pods,
     succeeded_job,
     training_inputs,
     training_pod,
+    with_model,
 )
 
 DESCRIPTION = (
@@ -134,6 +140,7 @@ def run_manifests(args: argparse.Namespace, manifests: Manifests, node: LocalNod
     jobs: dict[str, dict[str, Any] | None] = {}
     for job in manifests.of_kind("FineTuneJob"):
         assert isinstance(job, FineTuneJob)
+        job = fetch_model(node, job, settings)
         inputs, notes = training_inputs(job, datasets, here, args.scale_down)
         pod = training_pod(inputs, settings, notes)
         for note in pod.notes:
@@ -148,6 +155,8 @@ def run_manifests(args: argparse.Namespace, manifests: Manifests, node: LocalNod
     running: list[subprocess.Popen[str]] = []
     for index, server in enumerate(servers):
         assert isinstance(server, ModelServer)
+        if server.spec.model:
+            server = fetch_model(node, server, settings)
         pods = serving_pods(server, jobs, settings, here, args.scale_down)
         for pod in pods[:-1]:
             say(f"{pod.owner}: merging (pod {pod.name})")
@@ -167,6 +176,20 @@ def run_manifests(args: argparse.Namespace, manifests: Manifests, node: LocalNod
     while all(process.poll() is None for process in running):
         time.sleep(0.5)
     return 1  # a server stopped on its own
+
+
+def fetch_model(node: LocalNode, resource: FineTuneJob | ModelServer, settings: OperatorSettings) -> Any:
+    """An hf:// or s3:// model fetched into the model cache claim, as a cluster pod's init container does."""
+    owner = f"{type(resource).__name__}/{resource.metadata['name']}"
+    pod = model_fetch_pod(owner, str(resource.spec.model), settings)
+    if pod is None:
+        return resource
+    say(f"{owner}: fetching {resource.spec.model} (pod {pod.name})")
+    node.run(pod)
+    report = json.loads(node.termination_message(pod))
+    how = "downloaded" if report["downloaded"] else "in the cache already"
+    say(f"{owner}: {report['files']} files, {report['bytes']} bytes, {how}: {report['path']}")
+    return with_model(resource, report["path"])
 
 
 def wait_ready(url: str, process: subprocess.Popen[str], timeout: float, owner: str) -> None:

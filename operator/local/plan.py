@@ -17,6 +17,8 @@ from ..api.finetunejob import FineTuneJob, FineTuneJobSpec
 from ..api.modelserver import ModelServer, ModelServerSpec
 from ..builders.inputs import TrainingInputs
 from ..builders.merge_job import merge_job
+from ..builders.model_fetch import CACHE_VOLUME, FETCHED_VOLUME, fetch_init_container, needs_fetch
+from ..builders.pod_common import claim_volume
 from ..builders.prepare_job import location, prepare_job_manifest
 from ..builders.rendered_config import config_map as training_config_map
 from ..builders.server_deployment import engine_image, server_pod_template
@@ -31,6 +33,7 @@ from .manifests import LocalRunError
 
 LOCAL_ENGINES = ("huggingface",)  # vLLM and SGLang run in their own images on a cluster
 DONE_TIME = "1970-01-01T00:00:00Z"  # a fixed completion time: the plan has no clock
+MODEL_CACHE_CLAIM = "kubefactory-model-cache"  # the shared model cache, a folder like every claim here
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,24 @@ class LocalPod:
 
 def _body(resource: Dataset | FineTuneJob | ModelServer) -> dict[str, Any]:
     return resource.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+# --- models named by hf:// and s3:// --------------------------------------------------------------
+
+
+def model_fetch_pod(owner: str, uri: str, settings: OperatorSettings) -> LocalPod | None:
+    """The init container a cluster pod fetches its model with, run here as a pod of its own first."""
+    if not needs_fetch(uri):
+        return None
+    container = fetch_init_container(uri, settings.prepare_image, settings.image_pull_policy)
+    volumes = [claim_volume(CACHE_VOLUME, MODEL_CACHE_CLAIM), {"name": FETCHED_VOLUME, "emptyDir": {}}]
+    name = owner.lower().replace("/", "-")
+    return LocalPod(f"{name}-fetch-model", owner, {"containers": [container], "volumes": volumes})
+
+
+def with_model(resource: FineTuneJob | ModelServer, path: str) -> Any:
+    """The resource with its model replaced by the fetched folder (a path, as one in the image)."""
+    return resource.model_copy(update={"spec": resource.spec.model_copy(update={"model": path})})
 
 
 # --- Datasets -------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from .plan import (
     succeeded_job,
     training_inputs,
     training_pod,
+    upload_pod,
     with_model,
 )
 
@@ -151,12 +152,20 @@ def run_manifests(args: argparse.Namespace, manifests: Manifests, node: LocalNod
         jobs[body["metadata"]["name"]] = body
         claim, _, folder = inputs.output_location.removeprefix("pvc://").partition("/")
         say(f"{pod.owner}: Succeeded; output {inputs.output_location} = {node.claim_dir(claim) / folder}")
+        if (upload := upload_pod(inputs, settings)) is not None:
+            say(f"{upload.owner}: uploading the result (pod {upload.name})")
+            node.run(upload)
+            report = json.loads(node.termination_message(upload))
+            say(
+                f"{upload.owner}: result at {report['uri']} ({report['files']} files, {report['bytes']} bytes)"
+            )
     servers = [] if args.no_serve else manifests.of_kind("ModelServer")
     running: list[subprocess.Popen[str]] = []
     for index, server in enumerate(servers):
         assert isinstance(server, ModelServer)
         if server.spec.model:
             server = fetch_model(node, server, settings)
+        server = fetch_adapters(node, server, settings)
         pods = serving_pods(server, jobs, settings, here, args.scale_down)
         for pod in pods[:-1]:
             say(f"{pod.owner}: merging (pod {pod.name})")
@@ -178,18 +187,38 @@ def run_manifests(args: argparse.Namespace, manifests: Manifests, node: LocalNod
     return 1  # a server stopped on its own
 
 
-def fetch_model(node: LocalNode, resource: FineTuneJob | ModelServer, settings: OperatorSettings) -> Any:
-    """An hf:// or s3:// model fetched into the model cache claim, as a cluster pod's init container does."""
-    owner = f"{type(resource).__name__}/{resource.metadata['name']}"
-    pod = model_fetch_pod(owner, str(resource.spec.model), settings)
+def fetch_uri(node: LocalNode, owner: str, uri: str, settings: OperatorSettings, what: str = "model") -> str:
+    """An hf:// or s3:// URI fetched into the model cache claim, as a cluster pod's init container does;
+    the local folder (or the URI itself when nothing is to fetch)."""
+    pod = model_fetch_pod(owner, uri, settings, what)
     if pod is None:
-        return resource
-    say(f"{owner}: fetching {resource.spec.model} (pod {pod.name})")
+        return uri
+    say(f"{owner}: fetching {uri} (pod {pod.name})")
     node.run(pod)
     report = json.loads(node.termination_message(pod))
     how = "downloaded" if report["downloaded"] else "in the cache already"
     say(f"{owner}: {report['files']} files, {report['bytes']} bytes, {how}: {report['path']}")
-    return with_model(resource, report["path"])
+    return str(report["path"])
+
+
+def fetch_model(node: LocalNode, resource: FineTuneJob | ModelServer, settings: OperatorSettings) -> Any:
+    owner = f"{type(resource).__name__}/{resource.metadata['name']}"
+    path = fetch_uri(node, owner, str(resource.spec.model), settings)
+    return resource if path == resource.spec.model else with_model(resource, path)
+
+
+def fetch_adapters(node: LocalNode, server: ModelServer, settings: OperatorSettings) -> ModelServer:
+    """Adapters named by hf:// or s3:// (a FineTuneJob's result in a bucket) fetched like models."""
+    adapters = []
+    for adapter in server.spec.adapters or []:
+        if adapter.uri is not None:
+            owner = f"ModelServer/{server.metadata['name']}"
+            path = fetch_uri(node, owner, adapter.uri, settings, f"adapter-{adapter.name}")
+            adapter = adapter.model_copy(update={"uri": path})
+        adapters.append(adapter)
+    if not adapters:
+        return server
+    return server.model_copy(update={"spec": server.spec.model_copy(update={"adapters": adapters})})
 
 
 def wait_ready(url: str, process: subprocess.Popen[str], timeout: float, owner: str) -> None:

@@ -21,11 +21,12 @@ from ..builders.model_fetch import CACHE_VOLUME, FETCHED_VOLUME, fetch_init_cont
 from ..builders.pod_common import claim_volume
 from ..builders.prepare_job import location, prepare_job_manifest
 from ..builders.rendered_config import config_map as training_config_map
+from ..builders.result_upload import upload_job
 from ..builders.server_deployment import engine_image, server_pod_template
 from ..builders.serving_children import config_files
 from ..builders.serving_children import config_map as serving_config_map
 from ..builders.trainer_job import trainer_job
-from ..naming import owner_of
+from ..naming import dns_label, owner_of
 from ..reconcile.serving_sources import Problem, resolve
 from ..reconcile.training_plan import resolve_datasets
 from ..settings import OperatorSettings
@@ -63,14 +64,14 @@ def _body(resource: Dataset | FineTuneJob | ModelServer) -> dict[str, Any]:
 # --- models named by hf:// and s3:// --------------------------------------------------------------
 
 
-def model_fetch_pod(owner: str, uri: str, settings: OperatorSettings) -> LocalPod | None:
+def model_fetch_pod(owner: str, uri: str, settings: OperatorSettings, what: str = "model") -> LocalPod | None:
     """The init container a cluster pod fetches its model with, run here as a pod of its own first."""
     if not needs_fetch(uri):
         return None
     container = fetch_init_container(uri, settings.prepare_image, settings.image_pull_policy)
     volumes = [claim_volume(CACHE_VOLUME, MODEL_CACHE_CLAIM), {"name": FETCHED_VOLUME, "emptyDir": {}}]
-    name = owner.lower().replace("/", "-")
-    return LocalPod(f"{name}-fetch-model", owner, {"containers": [container], "volumes": volumes})
+    name = dns_label(owner.lower().replace("/", "-"), f"-fetch-{what}")
+    return LocalPod(name, owner, {"containers": [container], "volumes": volumes})
 
 
 def with_model(resource: FineTuneJob | ModelServer, path: str) -> Any:
@@ -133,10 +134,6 @@ def fit_training(
                 notes.append(
                     f"spec.resources.accelerator: no {resources.accelerator} device here; on the CPU"
                 )
-    if spec.output.bucket is not None:
-        raise LocalRunError(
-            "spec.output.bucket: kubefactory run writes results to the local claim folder only"
-        )
     if not update:
         return spec, notes
     return spec.model_copy(update={"resources": resources.model_copy(update=update)}), notes
@@ -172,6 +169,14 @@ def training_pod(inputs: TrainingInputs, settings: OperatorSettings, notes: list
         {config["metadata"]["name"]: dict(config["data"])},
         notes=tuple(notes),
     )
+
+
+def upload_pod(inputs: TrainingInputs, settings: OperatorSettings) -> LocalPod | None:
+    """The upload Job's pod, when the result goes to spec.output.bucket."""
+    job = upload_job(inputs, settings)
+    if job is None:
+        return None
+    return LocalPod(f"{job['metadata']['name']}-0", f"FineTuneJob/{inputs.owner.name}", _pod_spec(job))
 
 
 def succeeded_job(job: FineTuneJob, inputs: TrainingInputs) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from kubefactory.operator.local.plan import (
     succeeded_job,
     training_inputs,
     training_pod,
+    upload_pod,
 )
 from kubefactory.operator.settings import OperatorSettings
 
@@ -107,10 +108,23 @@ def test_scale_down_runs_on_one_node_with_what_is_here() -> None:
     assert notes == ["spec.resources.accelerator: no ascend device here; on the CPU"]
 
 
-def test_a_bucket_output_is_refused() -> None:
-    body = _load("finetunejob", output={"bucket": {"uri": "s3://results/identity"}})
-    with pytest.raises(LocalRunError, match=r"spec\.output\.bucket"):
-        fit_training(FineTuneJob.model_validate(body).spec, CPU, scale_down=False)
+def test_a_bucket_output_is_uploaded_by_the_upload_jobs_pod(settings: OperatorSettings) -> None:
+    output = {"bucket": {"uri": "s3://results/identity", "secretRef": {"name": "results-creds"}}}
+    job = FineTuneJob.model_validate(_load("finetunejob", output=output))
+    dataset = Dataset.model_validate(_load("dataset"))
+    inputs, _ = training_inputs(job, {"identity": ready_dataset(dataset)}, CPU, scale_down=False)
+    pod = upload_pod(inputs, settings)
+    assert pod is not None and pod.owner == "FineTuneJob/identity-lora"
+    container = pod.spec["containers"][0]
+    assert container["command"][:4] == [
+        "kubefactory",
+        "upload",
+        "/kubefactory/output",
+        "s3://results/identity",
+    ]
+    assert container["envFrom"] == [{"secretRef": {"name": "results-creds"}}]
+    plain, _ = training_inputs(_job(), {"identity": ready_dataset(dataset)}, CPU, scale_down=False)
+    assert upload_pod(plain, settings) is None
 
 
 def test_an_engine_from_another_image_is_refused() -> None:

@@ -74,6 +74,7 @@ def fetch_hub(
     uri: HubUri, cache: ContentCache, settings: HubSettings, repo_type: RepoType = "model"
 ) -> Fetched:
     from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub.utils import filter_repo_objects
 
     started = time.monotonic()
     api = HfApi(endpoint=settings.endpoint, token=settings.token)
@@ -89,7 +90,8 @@ def fetch_hub(
         if (found := cache.lookup(key)) is not None:
             return found
         partial = cache.partial(key)
-        check_space(partial, sum(int(s.size or 0) for s in siblings))
+        wanted = set(filter_repo_objects([s.rfilename for s in siblings], allow_patterns=patterns))
+        check_space(partial, sum(int(s.size or 0) for s in siblings if s.rfilename in wanted))
         before = {p: p.stat().st_size for p in files_under(partial)}  # complete in an earlier attempt
         try:
             snapshot_download(

@@ -194,6 +194,7 @@ def download(client: S3Client, bucket: str, item: S3Object, target: Path) -> int
     if not (note.is_file() and note.read_text() == item.etag):
         incomplete.unlink(missing_ok=True)  # a different object was being downloaded
         note.write_text(item.etag)
+    incomplete.touch()  # an empty object is complete as soon as it exists
     transferred = 0
     for attempt in range(RETRIES + 1):
         have = incomplete.stat().st_size if incomplete.exists() else 0

@@ -179,3 +179,22 @@ def test_the_command_links_the_fetched_model_where_the_pod_reads_it(hub: FakeHub
         assert done.returncode == 0, done.stderr
     assert json.loads((link / "config.json").read_text())["version"] == "v1"
     assert link.is_symlink() and str(link.resolve()) == json.loads(done.stdout)["path"]
+
+
+def test_space_is_checked_for_the_wanted_files_only(
+    hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Repositories often hold the weights twice (.bin and .safetensors): only what comes down counts."""
+    from kubefactory.runtime.storage import cache as cache_module
+
+    wanted = sum(len(v) for k, v in _files("v2").items() if k.endswith((".json", ".safetensors")))
+    needed: list[int] = []
+    real = cache_module.check_space
+
+    def record(folder: Path, size: int) -> None:
+        needed.append(size)
+        real(folder, size)
+
+    monkeypatch.setattr("kubefactory.runtime.storage.hub.check_space", record)
+    fetch("hf://org/tiny", tmp_path, hub=_settings(hub))
+    assert needed == [wanted]

@@ -141,3 +141,13 @@ def test_a_partial_download_that_does_not_check_out_is_never_used(
     assert not final.exists() and not (partial / "model.safetensors.incomplete").exists()
     fetched = fetch(f"s3://{bucket}/models/tiny", tmp_path / "cache", s3=_settings(server))
     assert (Path(fetched.path) / "model.safetensors").read_bytes() == WEIGHTS
+
+
+def test_an_empty_object_is_fetched(server: Any, tmp_path: Path) -> None:
+    client = S3Client(_settings(server))
+    with client.request("PUT", "empty-files"):
+        pass
+    client.put("empty-files", "m/added_tokens.json", b"")
+    client.put("empty-files", "m/config.json", b"{}")
+    fetched = fetch("s3://empty-files/m", tmp_path, s3=_settings(server))
+    assert (Path(fetched.path) / "added_tokens.json").read_bytes() == b"" and fetched.files == 2

@@ -1,6 +1,6 @@
-"""Where a dataset's rows come from: local files, a hub's local cache, a cloud bucket, a folder
-loaded by `datasets`. Machines that train often cannot reach a hub, so hub datasets are read from
-the local cache only, and a miss says how to pre-fetch them."""
+"""Where a dataset's rows come from: local files, a hub (its local cache first, else downloaded
+through the runtime's fetcher), a cloud bucket, a folder loaded by `datasets`. Machines that train
+often cannot reach a hub: a miss that cannot be downloaded says how to pre-fetch."""
 
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ def _prefetch_hint(attr: DatasetAttr) -> str:
 
 
 def _hf_snapshot(attr: DatasetAttr) -> Path:
+    """The local hub cache first; else a download through the runtime's fetcher (HF_ENDPOINT, HF_TOKEN)."""
     from huggingface_hub import snapshot_download
 
     try:
@@ -70,12 +71,19 @@ def _hf_snapshot(attr: DatasetAttr) -> Path:
             )
         )
     except Exception:
+        pass
+    from ..storage.errors import StorageError
+    from ..storage.fetch import fetch
+
+    try:
+        return Path(fetch(f"hf://{attr.hf_hub_url}", fetch_cache(), repo_type="dataset").path)
+    except StorageError as err:
         from huggingface_hub import constants
 
         raise DataError(
             f"dataset '{attr.name}': hf_hub_url '{attr.hf_hub_url}' is not in the local hub cache "
-            f"({os.environ.get('HF_HUB_CACHE') or constants.HF_HUB_CACHE}) and this machine could not reach the hub; "
-            f"{_prefetch_hint(attr)}"
+            f"({os.environ.get('HF_HUB_CACHE') or constants.HF_HUB_CACHE}) and this machine could not reach the hub "
+            f"({err.reason}: {err}); {_prefetch_hint(attr)}"
         ) from None
 
 

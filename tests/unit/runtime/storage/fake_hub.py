@@ -1,7 +1,8 @@
 """A local HTTP server speaking the part of the Hugging Face Hub's API that downloads use.
 
 The real hub is unreachable from the machines these tests run on, so ``huggingface_hub`` is
-pointed at this one (its ``endpoint``): repo info by revision, the file tree, and
+pointed at this one (its ``endpoint``): repo info by revision, the file tree (of a model or, under
+``/api/datasets`` and ``/datasets/``, a dataset repository), and
 ``/resolve/<commit>/<file>`` with HEAD and ranged GET, gated repos answering 401 ``GatedRepo``
 without the right token. Every request is recorded, so tests can count downloads and see ranges.
 A file can be made to break off midway once (``cut_once``) or to hang midway until released
@@ -115,7 +116,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = unquote(urlsplit(self.path).path)
         self.hub.requests.append(Request(self.command, path, self.headers.get("Range"), self._token()))
         parts = path.strip("/").split("/")
-        if parts[:2] == ["api", "models"]:
+        if parts[:1] == ["datasets"]:
+            parts = parts[1:]  # a dataset repo: the same routes under /datasets/
+        if parts[:2] in (["api", "models"], ["api", "datasets"]):
             self._api(parts[2:])
         elif len(parts) >= 5 and parts[2] == "resolve":
             self._resolve("/".join(parts[:2]), parts[3], "/".join(parts[4:]), body)

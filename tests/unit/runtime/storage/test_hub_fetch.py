@@ -198,3 +198,36 @@ def test_space_is_checked_for_the_wanted_files_only(
     monkeypatch.setattr("kubefactory.runtime.storage.hub.check_space", record)
     fetch("hf://org/tiny", tmp_path, hub=_settings(hub))
     assert needed == [wanted]
+
+
+def test_a_hub_dataset_not_in_the_local_cache_is_downloaded(
+    hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kubefactory.runtime.data.dataset_info import DatasetAttr
+    from kubefactory.runtime.data.sources import open_source
+
+    rows = [{"instruction": "Who are you?", "output": "KubeFactory-Tiny"}]
+    files = {
+        "train.jsonl": json.dumps(rows[0]).encode() + b"\n",
+        "README.md": b"# identity",
+        "big.bin": b"\0" * 9,
+    }
+    hub.repos["org/identity"] = Repo({commit_of(files): files}, {"main": commit_of(files)})
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))  # empty: not pre-fetched
+    monkeypatch.setenv("KUBEFACTORY_FETCH_CACHE", str(tmp_path / "fetch"))
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    source = open_source(DatasetAttr(name="identity", hf_hub_url="org/identity"), str(tmp_path))
+    assert list(source.rows) == rows
+    assert [
+        r.path.rsplit("/", 1)[-1] for r in hub.requests if r.method == "GET" and "/resolve/" in r.path
+    ] == [
+        "README.md",
+        "train.jsonl",
+    ] or sorted(
+        r.path.rsplit("/", 1)[-1] for r in hub.requests if "/resolve/" in r.path and r.method == "GET"
+    ) == [
+        "README.md",
+        "train.jsonl",
+    ]
+    assert all(r.path.startswith(("/api/datasets/", "/datasets/")) for r in hub.requests)

@@ -32,6 +32,8 @@ from .node import LOOPBACK, LocalNode, free_port
 from .plan import (
     LocalAccelerators,
     dataset_pod,
+    fit_serving,
+    fit_training,
     model_fetch_pod,
     ready_dataset,
     serving_pods,
@@ -129,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
 def run_manifests(args: argparse.Namespace, manifests: Manifests, node: LocalNode) -> int:
     settings = OperatorSettings.model_validate({})  # the defaults: no cluster to configure
     here = local_accelerators(manifests)
+    preflight(manifests, here, args.scale_down, serve=not args.no_serve)
     datasets: dict[str, dict[str, Any] | None] = {}
     for dataset in manifests.of_kind("Dataset"):
         assert isinstance(dataset, Dataset)
@@ -185,6 +188,22 @@ def run_manifests(args: argparse.Namespace, manifests: Manifests, node: LocalNod
     while all(process.poll() is None for process in running):
         time.sleep(0.5)
     return 1  # a server stopped on its own
+
+
+def preflight(manifests: Manifests, here: LocalAccelerators, scale_down: bool, serve: bool = True) -> None:
+    """What only a cluster can run is refused before anything runs, every such problem at once."""
+    problems = []
+    for resource in manifests.resources:
+        where = f"{type(resource).__name__}/{resource.metadata['name']}"
+        try:
+            if isinstance(resource, FineTuneJob):
+                fit_training(resource.spec, here, scale_down)
+            elif isinstance(resource, ModelServer) and serve:
+                fit_serving(resource.spec, here, scale_down)
+        except LocalRunError as err:
+            problems.append(f"{where}: {err}")
+    if problems:
+        raise LocalRunError("\n".join(problems))
 
 
 def fetch_uri(node: LocalNode, owner: str, uri: str, settings: OperatorSettings, what: str = "model") -> str:

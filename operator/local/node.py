@@ -230,8 +230,11 @@ class LocalNode:
         code = process.wait()
         self._copiers[pod.name].join(timeout=10)
         if code != 0:
+            said = self.termination_message(pod).strip()
             raise LocalRunError(
-                f"{pod.owner}: pod {pod.name} failed (exit code {code}); its log: {self.pod_dir(pod) / 'log'}"
+                f"{pod.owner}: pod {pod.name} failed (exit code {code})"
+                + (f": {said[-2000:]}" if said else "")
+                + f"; its log: {self.pod_dir(pod) / 'log'}"
             )
 
     def stop(self) -> None:

@@ -73,6 +73,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
     ".data_prepare",
     ".progress_report",
     ".operator_command",
+    ".run_command",
+    ".storage.command",
 )
 
 

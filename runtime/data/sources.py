@@ -1,6 +1,6 @@
-"""Where a dataset's rows come from: local files, a hub's local cache, a cloud bucket, a folder
-loaded by `datasets`. Machines that train often cannot reach a hub, so hub datasets are read from
-the local cache only, and a miss says how to pre-fetch them."""
+"""Where a dataset's rows come from: local files, a hub (its local cache first, else downloaded
+through the runtime's fetcher), a cloud bucket, a folder loaded by `datasets`. Machines that train
+often cannot reach a hub: a miss that cannot be downloaded says how to pre-fetch."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from .dataset_info import DatasetAttr
 from .errors import DataError
 from .readers import data_files, iter_rows, read_rows
 
-CLOUD_PACKAGES = {"s3": "s3fs", "gs": "gcsfs", "gcs": "gcsfs"}
+CLOUD_PACKAGES = {"gs": "gcsfs", "gcs": "gcsfs"}  # s3:// is read by the runtime's own client
 
 
 @dataclass
@@ -60,6 +60,7 @@ def _prefetch_hint(attr: DatasetAttr) -> str:
 
 
 def _hf_snapshot(attr: DatasetAttr) -> Path:
+    """The local hub cache first; else a download through the runtime's fetcher (HF_ENDPOINT, HF_TOKEN)."""
     from huggingface_hub import snapshot_download
 
     try:
@@ -70,12 +71,19 @@ def _hf_snapshot(attr: DatasetAttr) -> Path:
             )
         )
     except Exception:
+        pass
+    from ..storage.errors import StorageError
+    from ..storage.fetch import fetch
+
+    try:
+        return Path(fetch(f"hf://{attr.hf_hub_url}", fetch_cache(), repo_type="dataset").path)
+    except StorageError as err:
         from huggingface_hub import constants
 
         raise DataError(
             f"dataset '{attr.name}': hf_hub_url '{attr.hf_hub_url}' is not in the local hub cache "
-            f"({os.environ.get('HF_HUB_CACHE') or constants.HF_HUB_CACHE}) and this machine could not reach the hub; "
-            f"{_prefetch_hint(attr)}"
+            f"({os.environ.get('HF_HUB_CACHE') or constants.HF_HUB_CACHE}) and this machine could not reach the hub "
+            f"({err.reason}: {err}); {_prefetch_hint(attr)}"
         ) from None
 
 
@@ -143,8 +151,47 @@ def _from_script(attr: DatasetAttr, dataset_dir: str, streaming: bool) -> Source
 # cloud -----------------------------------------------------------------------------------------
 
 
+def fetch_cache() -> Path:
+    """Where fetched datasets are cached: $KUBEFACTORY_FETCH_CACHE, else the user's cache, else /tmp."""
+    import tempfile
+
+    chosen = os.environ.get("KUBEFACTORY_FETCH_CACHE")
+    if chosen:
+        return Path(chosen)
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kubefactory" / "fetch"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        return base
+    except OSError:  # a pod's read-only home
+        return Path(tempfile.gettempdir()) / "kubefactory-fetch"
+
+
+def _read_s3_json(path: str, dataset_name: str) -> list[dict[str, Any]]:
+    """s3:// through the runtime's own S3 client (AWS_* variables; path-style, any S3-compatible store)."""
+    from ..storage.errors import StorageError
+    from ..storage.fetch import fetch
+
+    try:
+        fetched = fetch(path, fetch_cache())
+    except StorageError as err:
+        raise DataError(f"dataset '{dataset_name}': cannot read cloud_file_name '{path}': {err}") from None
+    root = Path(fetched.path)
+    files = [
+        p for p in sorted(root.rglob("*")) if p.suffix in (".json", ".jsonl") and not p.name.startswith(".")
+    ]
+    if not files:
+        raise DataError(f"dataset '{dataset_name}': no .json or .jsonl files at cloud_file_name '{path}'")
+    rows: list[dict[str, Any]] = []
+    for file in files:
+        where = path if fetched.files == 1 else f"{path.rstrip('/')}/{file.relative_to(root)}"
+        rows += list(_json_rows(file.read_text(encoding="utf-8"), where, "s3", dataset_name))
+    return rows
+
+
 def read_cloud_json(path: str, dataset_name: str) -> list[dict[str, Any]]:
     """JSON / JSON lines files at an s3:// or gs:// path (a file or a folder of them)."""
+    if path.startswith("s3://"):
+        return _read_s3_json(path, dataset_name)
     import fsspec
 
     protocol = path.split("://", 1)[0] if "://" in path else ""
@@ -176,6 +223,10 @@ def read_cloud_json(path: str, dataset_name: str) -> list[dict[str, Any]]:
 def _cloud_rows(fs: Any, file: str, protocol: str, dataset_name: str) -> Iterator[dict[str, Any]]:
     with fs.open(file, "r") as handle:
         text = handle.read()
+    yield from _json_rows(text, file, protocol, dataset_name)
+
+
+def _json_rows(text: str, file: str, protocol: str, dataset_name: str) -> Iterator[dict[str, Any]]:
     try:
         if file.endswith(".jsonl"):
             yield from (json.loads(line) for line in text.splitlines() if line.strip())

@@ -18,6 +18,12 @@ RULES = [
                               "kubefactory.runtime.data", "kubefactory.runtime.serve")),
     ("kubefactory.runtime.config", (*HEAVY, "kubefactory.runtime.train", "kubefactory.runtime.model",
                                     "kubefactory.runtime.data")),
+    # `kubefactory run`: the operator's builders run without a cluster (no API client, no controller)
+    ("kubefactory.operator.local", ("kopf", "kubernetes", "kubernetes_asyncio", "kubefactory.operator.kube",
+                                    "kubefactory.operator.controller", "kubefactory.operator.handlers",
+                                    "kubefactory.operator.run", "kubefactory.runtime.train",
+                                    "kubefactory.runtime.model", "kubefactory.runtime.data",
+                                    "kubefactory.runtime.serve")),
     # the engine commands the operator renders into ModelServer Deployments
     ("kubefactory.runtime.launch.engines", (*HEAVY, "kubefactory.runtime.train", "kubefactory.runtime.model",
                                             "kubefactory.runtime.data", "kubefactory.runtime.serve")),
@@ -77,4 +83,7 @@ def test_rules_see_the_code() -> None:
     """A rule over an empty module set proves nothing: the scanner must find real imports."""
     assert "kubefactory.runtime.config.train_config" in MODULES
     assert "kubefactory.runtime.config.base" in MODULES["kubefactory.runtime.config.train_config"]
+    assert (
+        "kubefactory.operator.builders.trainer_job.trainer_job" in MODULES["kubefactory.operator.local.plan"]
+    )
     assert any(t.startswith("torch") for t in MODULES["kubefactory.runtime.model.tiny"])

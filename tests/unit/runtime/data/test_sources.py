@@ -108,9 +108,15 @@ def test_cloud_files_json_and_jsonl() -> None:
     assert list(source.rows) == ROWS[:1] and not source.local
 
 
-def test_cloud_errors_name_what_is_missing() -> None:
-    with pytest.raises(DataError, match="cloud_file_name 's3://bucket/a.json'.*install s3fs"):
+def test_cloud_errors_name_what_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("KUBEFACTORY_FETCH_CACHE", str(tmp_path))
+    with pytest.raises(
+        DataError, match="cloud_file_name 's3://bucket/a.json'.*cannot reach http://127.0.0.1:9"
+    ):
         read_cloud_json("s3://bucket/a.json", "d")
+    with pytest.raises(DataError, match="cloud_file_name 'gs://bucket/a.json'.*install gcsfs"):
+        read_cloud_json("gs://bucket/a.json", "d")
     with pytest.raises(
         DataError, match="cloud_file_name 'bucket/a.json' needs a protocol, e.g. s3:// or gs://"
     ):

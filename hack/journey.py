@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -55,6 +56,14 @@ def say(message: str) -> None:
     print(f"[journey] {message}", file=sys.__stderr__, flush=True)
 
 
+AGE = re.compile(r"(?<!\S)\d+[smhd](\d+[smh])?(?!\S)")
+
+
+def without_ages(line: str) -> str:
+    """``kubectl get`` output with its AGE values blanked (``2m39s``, ``45s``, ``3h``)."""
+    return AGE.sub("-", line)
+
+
 class Journey:
     """kubectl and helm against a local cluster, and patient waiting."""
 
@@ -92,13 +101,14 @@ class Journey:
         every: float = 2.0,
         show: Callable[[], str] | None = None,
     ) -> Any:
-        """Poll ``check`` until it returns something truthy; print ``show()`` whenever it changes."""
+        """Poll ``check`` until it returns something truthy; print ``show()`` whenever it changes
+        (beyond its AGE columns, which change every second and would print every poll)."""
         deadline = time.monotonic() + timeout
         shown = None
         while time.monotonic() < deadline:
-            if show is not None and (line := show()) != shown:
+            if show is not None and without_ages(line := show()) != shown:
                 say(line)
-                shown = line
+                shown = without_ages(line)
             if result := check():
                 return result
             time.sleep(every)

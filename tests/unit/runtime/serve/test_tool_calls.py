@@ -80,7 +80,7 @@ WITH_CALLS = {
         f'Let me look.\n<tool_call>\n{{"name": "weather", "arguments": {PARIS}}}\n</tool_call>\n'
         f'<tool_call>\n{{"name": "time", "arguments": {STRINGY_JSON}}}\n</tool_call>',
         f'<tool_call>{{"arguments": {PARIS}, "name": "weather"}}</tool_call> trailing words',  # whole, by region
-        f'<tool_call>{{"name":"a\\"b","arguments":{{}}}}</tool_call>',
+        '<tool_call>{"name":"a\\"b","arguments":{}}</tool_call>',
     ],
     "default": [
         f"I will check.\nAction: weather\nAction Input: {PARIS}\nAction: time\nAction Input: {STRINGY_JSON}",

@@ -307,13 +307,9 @@ async def _stream(service: CompletionService, prepared: Prepared) -> AsyncIterat
                 for delta in deltas:
                     yield _sse(service.chunk(prepared, [_delta(index, delta)]))
                 if event.finish_reason:
-                    ended: str = "tool_calls" if calls.calls else event.finish_reason
+                    cut = not calls.valid and event.finish_reason == "length"  # a call cut off by max_tokens
+                    ended: str = "tool_calls" if calls.calls and not cut else event.finish_reason
                     yield _sse(service.chunk(prepared, [_delta(index, {}, ended)]))
-                continue
-            if request.uses_tools:  # this tool format is recognised in the whole answer only
-                if event.finish_reason:
-                    delta, reason = service.tool_call_delta(prepared, choice)
-                    yield _sse(service.chunk(prepared, [_delta(index, delta, reason)]))
                 continue
             if event.text or logprobs:
                 yield _sse(service.chunk(prepared, [_delta(index, {"content": event.text}, None, logprobs)]))

@@ -17,7 +17,7 @@ from .errors import APIError, bad_request, clip
 from .protocol import ChatCompletionRequest, CompletionRequest, NamedToolChoice
 from .sampling import params_from_config
 from .settings import ApiSettings
-from .tool_calls import STREAMED_FORMATS, ToolCall, ToolCallStream, parse_tool_calls
+from .tool_calls import FORCED, ToolCall, ToolCallStream, parse_forced_call, parse_tool_calls, stream_for
 
 if TYPE_CHECKING:
     from ..config import TrainConfig
@@ -366,12 +366,9 @@ class CompletionService:
         request = prepared.request
         if not isinstance(request, ChatCompletionRequest) or not request.uses_tools:
             return None
-        if prepared.forced_tool:
-            try:
-                call = json.loads(text)
-                return None, [ToolCall(call["name"], json.dumps(call["arguments"], ensure_ascii=False))]
-            except (ValueError, KeyError, TypeError):
-                return None  # cut short by max_tokens: the text as it is
+        if prepared.forced_tool:  # cut short by max_tokens: no call, the text as it is
+            forced = parse_forced_call(text)
+            return (forced.content, forced.tool_calls) if forced.tool_calls else None
         parsed = parse_tool_calls(self.template.tool_format, text)
         return (parsed.content, parsed.tool_calls) if parsed.tool_calls else None
 
@@ -426,24 +423,10 @@ class CompletionService:
             body["usage"] = usage
         return body
 
-    def tool_call_stream(self, prepared: Prepared) -> ToolCallStream | None:
-        """A parser that streams the calls of this answer as they come; None when the template's
-        tool format is streamed whole, at the end (tool_call_delta)."""
-        if prepared.forced_tool:
-            return ToolCallStream()
-        markers = STREAMED_FORMATS.get(self.template.tool_format)
-        return ToolCallStream(*markers) if markers is not None else None
-
-    def tool_call_delta(self, prepared: Prepared, choice: ChoiceState) -> tuple[dict[str, Any], str | None]:
-        """For streams with tools: the whole answer as one delta, either tool calls or content."""
-        calls = self.tool_calls(prepared, choice.text)
-        if calls is None:
-            return {"content": choice.text}, choice.finish_reason
-        content, parsed = calls
-        delta: dict[str, Any] = {"tool_calls": [{"index": i, **c} for i, c in enumerate(_tool_calls(parsed))]}
-        if content:
-            delta["content"] = content
-        return delta, "tool_calls"
+    def tool_call_stream(self, prepared: Prepared) -> ToolCallStream:
+        """A parser that streams the calls of this answer as they come (the same one that parses
+        a whole answer, so both agree)."""
+        return ToolCallStream(FORCED) if prepared.forced_tool else stream_for(self.template.tool_format)
 
     @staticmethod
     def usage(prepared: Prepared, choices: list[ChoiceState]) -> dict[str, int]:

@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..contract.names import PROGRESS_FILE as PROGRESS_FILE  # the name the operator reads it by
+
 TRAINER_LOG = "trainer_log.jsonl"
-PROGRESS_FILE = "progress.json"
 
 
 def write_json_atomic(path: str | Path, data: Any) -> None:

@@ -18,6 +18,10 @@ RULES = [
                               "kubefactory.runtime.data", "kubefactory.runtime.serve")),
     ("kubefactory.runtime.config", (*HEAVY, "kubefactory.runtime.train", "kubefactory.runtime.model",
                                     "kubefactory.runtime.data")),
+    # the pod contract: both sides import it, so it stays pydantic and the standard library
+    ("kubefactory.runtime.contract", (*HEAVY, "kubefactory.runtime.train", "kubefactory.runtime.model",
+                                      "kubefactory.runtime.data", "kubefactory.runtime.serve",
+                                      "kubefactory.runtime.launch", "kubefactory.runtime.config")),
     # the engine commands the operator renders into ModelServer Deployments
     ("kubefactory.runtime.launch.engines", (*HEAVY, "kubefactory.runtime.train", "kubefactory.runtime.model",
                                             "kubefactory.runtime.data", "kubefactory.runtime.serve")),

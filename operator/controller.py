@@ -13,23 +13,15 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from .api import GROUP_VERSION
-from .builders.progress_access import PROGRESS_KEY
 from .coalesce import Coalescer
 from .kube import ApiError, Kube
 from .metrics import Metrics
-from .naming import LABEL_COMPONENT, label_value, serving_names, training_names
-from .naming import LABEL_DATASET as DATASET_LABEL
-from .naming import LABEL_FINETUNEJOB as FINETUNEJOB_LABEL
-from .naming import LABEL_MODELSERVER as MODELSERVER_LABEL
-from .reconcile.dataset_plan import DatasetObservation, plan_dataset
-from .reconcile.plan import Plan, Ref
-from .reconcile.serving_plan import ServingObservation, finetunejob_names, plan_serving
-from .reconcile.training_plan import TrainingObservation, plan_training
+from .reconcile.plan import Plan, Reader, Ref
+from .registry import REGISTRY, ROWS, KindRow, referrers
 from .settings import OperatorSettings
 
 log = logging.getLogger(__name__)
-KINDS = ("FineTuneJob", "Dataset", "ModelServer")
+KINDS = tuple(REGISTRY)
 
 
 def utc_now() -> datetime:
@@ -62,109 +54,63 @@ class Controller:
         self.metrics = metrics or Metrics()
         self.coalescer = Coalescer()
 
+    @property
+    def reader(self) -> Reader:
+        """Where children and referenced objects are read from."""
+        return self.kube
+
     # --- entry points -------------------------------------------------------------------------
 
     def trigger(self, kind: str, namespace: str, name: str) -> None:
-        """Reconcile one FineTuneJob, Dataset or ModelServer (coalesced with a reconcile already running)."""
-        reconcile = {
-            "FineTuneJob": self.reconcile_training,
-            "Dataset": self.reconcile_dataset,
-            "ModelServer": self.reconcile_serving,
-        }[kind]
+        """Reconcile one object of a registered kind (coalesced with a reconcile already running)."""
+        row = REGISTRY.get(kind)
+        if row is None:
+            log.warning("ignoring %s %s/%s: not a kind the operator reconciles", kind, namespace, name)
+            return
         try:
             self.coalescer.run(
                 (kind, namespace, name),
-                lambda: self.metrics.reconcile(kind, lambda: reconcile(namespace, name)),
+                lambda: self.metrics.reconcile(kind, lambda: self.reconcile(row, namespace, name)),
             )
         except ApiError as err:
             log.error("reconciling %s %s/%s failed: %s", kind, namespace, name, err)
 
     def resync(self) -> None:
         """Reconcile every object, whether or not anything was heard about it."""
-        for kind in KINDS:
-            namespaces: list[str | None] = [*self.settings.namespaces] or [None]
-            listed = [body for ns in namespaces for body in self.kube.list(GROUP_VERSION, kind, ns)]
-            self.metrics.listed(kind, listed)
+        for row in ROWS:
+            listed = self.list_all(row)
+            self.metrics.listed(row.kind, listed)
             for body in listed:
-                self.trigger(kind, body["metadata"]["namespace"], body["metadata"]["name"])
+                self.trigger(row.kind, body["metadata"]["namespace"], body["metadata"]["name"])
 
-    # --- FineTuneJob --------------------------------------------------------------------------
+    def list_all(self, row: KindRow) -> list[dict[str, Any]]:
+        namespaces: list[str | None] = [*self.settings.namespaces] or [None]
+        return [body for ns in namespaces for body in self.kube.list(row.api_version, row.kind, ns)]
 
-    def observe_training(self, body: dict[str, Any]) -> TrainingObservation:
-        meta, spec = body["metadata"], body.get("spec") or {}
-        namespace, name = meta["namespace"], meta["name"]
-        wanted = [
-            ref.get("name") for ref in [*(spec.get("datasets") or []), *(spec.get("evalDatasets") or [])]
-        ]
-        datasets = {
-            n: self.kube.get(GROUP_VERSION, "Dataset", namespace, n) for n in wanted if isinstance(n, str)
-        }
-        selector = {FINETUNEJOB_LABEL: label_value(name), LABEL_COMPONENT: "trainer"}
-        jobs = self.kube.list("batch/v1", "Job", namespace, selector)
-        pods = self.kube.list("v1", "Pod", namespace, selector)
-        progress = self.kube.get("v1", "ConfigMap", namespace, training_names(name).progress)
-        record = ((progress or {}).get("data") or {}).get(PROGRESS_KEY)
-        return TrainingObservation(body, datasets, jobs, pods, record, self.clock())
+    # --- one object ---------------------------------------------------------------------------
 
-    def reconcile_training(self, namespace: str, name: str) -> bool:
-        body = self.kube.get(GROUP_VERSION, "FineTuneJob", namespace, name)
+    def reconcile(self, row: KindRow, namespace: str, name: str) -> bool:
+        """Read the object fresh (its resourceVersion guards the status write), observe, plan, act."""
+        body = self.kube.get(row.api_version, row.kind, namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
             return False
-        plan = plan_training(self.observe_training(body), self.settings)
+        plan = row.plan(row.observe(self.reader, body, self.clock()), self.settings)
         again = self.execute(body, plan)
         if plan.status is not None and plan.status.get("phase") != (body.get("status") or {}).get("phase"):
-            self.trigger_servers(namespace, name)
+            self.trigger_referrers(row.kind, namespace, name)
         return again
 
-    # --- Dataset ------------------------------------------------------------------------------
+    def trigger_referrers(self, kind: str, namespace: str, name: str) -> None:
+        """Objects waiting on this one (FineTuneJobs on a Dataset, ModelServers on a FineTuneJob)
+        hear about its new phase at once, not at the next resync."""
+        for row, reference in referrers(kind):
+            for body in self.candidates(row, namespace):
+                if name in reference.names(body.get("spec") or {}):
+                    self.trigger(row.kind, namespace, body["metadata"]["name"])
 
-    def reconcile_dataset(self, namespace: str, name: str) -> bool:
-        body = self.kube.get(GROUP_VERSION, "Dataset", namespace, name)
-        if body is None or body["metadata"].get("deletionTimestamp"):
-            return False
-        selector = {DATASET_LABEL: label_value(name), LABEL_COMPONENT: "dataset-prepare"}
-        jobs = self.kube.list("batch/v1", "Job", namespace, selector)
-        pods = self.kube.list("v1", "Pod", namespace, selector)
-        plan = plan_dataset(DatasetObservation(body, jobs, pods, self.clock()), self.settings)
-        again = self.execute(body, plan)
-        if plan.status is not None and plan.status.get("phase") != (body.get("status") or {}).get("phase"):
-            self.trigger_dependents(namespace, name)
-        return again
-
-    def trigger_dependents(self, namespace: str, dataset: str) -> None:
-        """FineTuneJobs waiting on a Dataset hear about it at once, not at the next resync."""
-        for job in self.kube.list(GROUP_VERSION, "FineTuneJob", namespace):
-            spec = job.get("spec") or {}
-            refs = [*(spec.get("datasets") or []), *(spec.get("evalDatasets") or [])]
-            if any(ref.get("name") == dataset for ref in refs):
-                self.trigger("FineTuneJob", namespace, job["metadata"]["name"])
-
-    # --- ModelServer -------------------------------------------------------------------------
-
-    def reconcile_serving(self, namespace: str, name: str) -> bool:
-        body = self.kube.get(GROUP_VERSION, "ModelServer", namespace, name)
-        if body is None or body["metadata"].get("deletionTimestamp"):
-            return False
-        wanted = finetunejob_names(body.get("spec") or {})
-        jobs = {n: self.kube.get(GROUP_VERSION, "FineTuneJob", namespace, n) for n in wanted}
-        owned = {MODELSERVER_LABEL: label_value(name)}
-        merges = self.kube.list("batch/v1", "Job", namespace, {**owned, LABEL_COMPONENT: "model-merge"})
-        observed = ServingObservation(
-            body,
-            jobs,
-            self.kube.get("apps/v1", "Deployment", namespace, serving_names(name).server),
-            merges,
-            self.kube.list("autoscaling/v2", "HorizontalPodAutoscaler", namespace, owned),
-            self.kube.list("policy/v1", "PodDisruptionBudget", namespace, owned),
-            self.clock(),
-        )
-        return self.execute(body, plan_serving(observed, self.settings))
-
-    def trigger_servers(self, namespace: str, finetunejob: str) -> None:
-        """ModelServers waiting on a FineTuneJob hear about it at once, not at the next resync."""
-        for server in self.kube.list(GROUP_VERSION, "ModelServer", namespace):
-            if finetunejob in finetunejob_names(server.get("spec") or {}):
-                self.trigger("ModelServer", namespace, server["metadata"]["name"])
+    def candidates(self, row: KindRow, namespace: str) -> list[dict[str, Any]]:
+        """Every object of ``row``'s kind in ``namespace``."""
+        return self.kube.list(row.api_version, row.kind, namespace)
 
     # --- acting on a plan ---------------------------------------------------------------------
 

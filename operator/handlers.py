@@ -1,7 +1,8 @@
 """kopf wiring: which watch events lead to which reconcile, and the periodic resync.
 
-Handlers only route: a FineTuneJob, Dataset or ModelServer event reconciles that object; an event of a child
-(a Job, pod, ConfigMap or Deployment carrying the ``kubefactory.io/parent`` annotation) reconciles its parent.
+Handlers only route, from the kind registry: an event of a registered kind reconciles that object; an
+event of a watched child (a Job, pod, ConfigMap or Deployment carrying the ``kubefactory.io/parent``
+annotation) reconciles its parent.
 Only watch-event handlers are used, so kopf adds no finalizers and writes no annotations of its
 own to the custom resources: deleting a FineTuneJob never waits for the operator.
 """
@@ -17,6 +18,7 @@ import kopf
 from .api import API_GROUP, API_VERSION
 from .controller import Controller
 from .naming import LABEL_MANAGED_BY, MANAGER, parent_of
+from .registry import ROWS, watched_children
 
 log = logging.getLogger(__name__)
 OWNED = {LABEL_MANAGED_BY: MANAGER}
@@ -43,17 +45,19 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
         if parent is not None:
             controller.trigger(*parent)
 
-    kopf.on.event(API_GROUP, API_VERSION, "finetunejobs", registry=registry, id="finetunejob")(
-        own("FineTuneJob")
-    )
-    kopf.on.event(API_GROUP, API_VERSION, "datasets", registry=registry, id="dataset")(own("Dataset"))
-    kopf.on.event(API_GROUP, API_VERSION, "modelservers", registry=registry, id="modelserver")(
-        own("ModelServer")
-    )
-    kopf.on.event("batch", "v1", "jobs", labels=OWNED, registry=registry, id="job")(child)
-    kopf.on.event("", "v1", "pods", labels=OWNED, registry=registry, id="pod")(child)
-    kopf.on.event("", "v1", "configmaps", labels=OWNED, registry=registry, id="configmap")(child)
-    kopf.on.event("apps", "v1", "deployments", labels=OWNED, registry=registry, id="deployment")(child)
+    for row in ROWS:
+        kopf.on.event(API_GROUP, API_VERSION, row.plural, registry=registry, id=row.api.singular)(
+            own(row.kind)
+        )
+    for watched in watched_children():
+        kopf.on.event(
+            watched.group,
+            watched.version,
+            watched.plural,
+            labels=OWNED,
+            registry=registry,
+            id=watched.kind.lower(),
+        )(child)
 
     async def resync_forever() -> None:
         loop = asyncio.get_running_loop()

@@ -19,12 +19,12 @@ from ..api.dataset import DatasetCondition, DatasetReason, DatasetSpec, DatasetS
 from ..api.dataset import PreparationPhase as Phase
 from ..builders.layout import PREPARE_CONTAINER
 from ..builders.prepare_job import data_claim, location, prepare_job_manifest, spec_hash
-from ..naming import owner_of, prepare_job
+from ..naming import LABEL_COMPONENT, label_value, owner_of, prepare_job
 from ..settings import OperatorSettings
 from ..status.attempt import observe_attempt, pod_failure
 from ..status.conditions import Want, merge_conditions, timestamp
 from ..status.written import written
-from .plan import Event, EventType, Plan, Ref, spec_problems
+from .plan import Event, EventType, Plan, Reader, Ref, spec_problems
 
 SETTLED = (Phase.READY, Phase.FAILED)
 MAX_REASONS = 10
@@ -36,6 +36,15 @@ class DatasetObservation:
     jobs: list[dict[str, Any]]  # every prepare Job of this Dataset
     pods: list[dict[str, Any]]  # their pods
     now: datetime
+
+
+def observe_dataset(read: Reader, body: dict[str, Any], now: datetime) -> DatasetObservation:
+    """What a Dataset's decision depends on: its prepare Jobs and their pods."""
+    meta = body["metadata"]
+    selector = {owner_of(body).label: label_value(meta["name"]), LABEL_COMPONENT: "dataset-prepare"}
+    jobs = read.list("batch/v1", "Job", meta["namespace"], selector)
+    pods = read.list("v1", "Pod", meta["namespace"], selector)
+    return DatasetObservation(body, jobs, pods, now)
 
 
 def read_report(pods: list[dict[str, Any]]) -> dict[str, Any] | None:

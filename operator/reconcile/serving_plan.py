@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..api import GROUP_VERSION
 from ..api.modelserver import ModelServerSpec, ModelServerStatus
 from ..api.modelserver import ServingCondition as Cond
 from ..api.modelserver import ServingPhase as Phase
@@ -30,12 +31,12 @@ from ..builders.serving_children import (
     server_service,
 )
 from ..builders.serving_inputs import ServingInputs, digest, server_selector
-from ..naming import owner_of
+from ..naming import LABEL_COMPONENT, label_value, owner_of, serving_names
 from ..profiles import UnknownAccelerator, profile_for
 from ..settings import OperatorSettings
 from ..status.conditions import Want, find, merge_conditions
 from ..status.written import written
-from .plan import Event, EventType, Plan, Ref, spec_problems
+from .plan import Event, EventType, Plan, Reader, Ref, spec_problems
 from .serving_sources import Problem, resolve
 
 
@@ -48,6 +49,25 @@ class ServingObservation:
     autoscalers: list[dict[str, Any]]
     budgets: list[dict[str, Any]]
     now: datetime
+
+
+def observe_serving(read: Reader, body: dict[str, Any], now: datetime) -> ServingObservation:
+    """What a ModelServer's decision depends on: its FineTuneJobs, Deployment, merge Jobs,
+    autoscalers and disruption budgets."""
+    meta = body["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    wanted = finetunejob_names(body.get("spec") or {})
+    jobs = {n: read.get(GROUP_VERSION, "FineTuneJob", namespace, n) for n in wanted}
+    owned = {owner_of(body).label: label_value(name)}
+    return ServingObservation(
+        body,
+        jobs,
+        read.get("apps/v1", "Deployment", namespace, serving_names(name).server),
+        read.list("batch/v1", "Job", namespace, {**owned, LABEL_COMPONENT: "model-merge"}),
+        read.list("autoscaling/v2", "HorizontalPodAutoscaler", namespace, owned),
+        read.list("policy/v1", "PodDisruptionBudget", namespace, owned),
+        now,
+    )
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from kubefactory.runtime.contract.names import PROGRESS_KEY
 from pydantic import ValidationError
 
+from ..api import GROUP_VERSION
 from ..api.dataset import Dataset, DatasetCondition, PreparationPhase
 from ..api.finetunejob import FineTuneJobSpec, FineTuneJobStatus
 from ..api.finetunejob import TrainingCondition as Cond
@@ -24,7 +26,7 @@ from ..builders.inputs import TrainingInputs
 from ..builders.layout import OUTPUT_DIR
 from ..builders.rendered_config import PreparedDataset
 from ..builders.training_children import attempt_children, shared_children
-from ..naming import LABEL_ATTEMPT, Owner, owner_of
+from ..naming import LABEL_ATTEMPT, LABEL_COMPONENT, Owner, label_value, owner_of, training_names
 from ..policies.failure import judge
 from ..policies.success import judge_success
 from ..policies.suspend import desired_suspend, suspended_by_queue
@@ -34,7 +36,7 @@ from ..status.attempt import AttemptState, observe_attempt
 from ..status.conditions import Want, find, merge_conditions, timestamp
 from ..status.progress import checkpoint_name, progress_status, read_record
 from ..status.written import written
-from .plan import Event, EventType, Plan, Ref, spec_problems
+from .plan import Event, EventType, Plan, Reader, Ref, spec_problems
 
 TERMINAL = (Phase.SUCCEEDED, Phase.FAILED)
 WARNING_PHASES = (Phase.FAILED, Phase.RESTARTING)
@@ -48,6 +50,27 @@ class TrainingObservation:
     pods: list[dict[str, Any]]  # every training pod of this FineTuneJob
     progress: str | None  # the progress record, as the trainer published it
     now: datetime
+
+
+def dataset_names(spec: dict[str, Any]) -> list[str]:
+    """Every Dataset a FineTuneJob spec names (read before the spec is validated)."""
+    refs = [*(spec.get("datasets") or []), *(spec.get("evalDatasets") or [])]
+    return [ref["name"] for ref in refs if isinstance(ref, dict) and isinstance(ref.get("name"), str)]
+
+
+def observe_training(read: Reader, body: dict[str, Any], now: datetime) -> TrainingObservation:
+    """What a FineTuneJob's decision depends on: its Datasets, Jobs, pods and progress record."""
+    meta = body["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    datasets = {
+        n: read.get(GROUP_VERSION, "Dataset", namespace, n) for n in dataset_names(body.get("spec") or {})
+    }
+    selector = {owner_of(body).label: label_value(name), LABEL_COMPONENT: "trainer"}
+    jobs = read.list("batch/v1", "Job", namespace, selector)
+    pods = read.list("v1", "Pod", namespace, selector)
+    progress = read.get("v1", "ConfigMap", namespace, training_names(name).progress)
+    record = ((progress or {}).get("data") or {}).get(PROGRESS_KEY)
+    return TrainingObservation(body, datasets, jobs, pods, record, now)
 
 
 @dataclass(frozen=True)

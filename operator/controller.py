@@ -13,9 +13,11 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from .cache import CachedReader, WatchCache
 from .coalesce import Coalescer
 from .kube import ApiError, Kube
 from .metrics import Metrics
+from .naming import LABEL_MANAGED_BY, MANAGER
 from .reconcile.plan import Plan, Reader, Ref
 from .registry import REGISTRY, ROWS, KindRow, referrers
 from .settings import OperatorSettings
@@ -47,8 +49,10 @@ class Controller:
         settings: OperatorSettings,
         clock: Callable[[], datetime] = utc_now,
         metrics: Metrics | None = None,
+        cache: WatchCache | None = None,
     ) -> None:
         self.kube = kube
+        self.cache = cache
         self.settings = settings
         self.clock = clock
         self.metrics = metrics or Metrics()
@@ -56,8 +60,11 @@ class Controller:
 
     @property
     def reader(self) -> Reader:
-        """Where children and referenced objects are read from."""
-        return self.kube
+        """Where children and referenced objects are read from: the watch cache once it is ready."""
+        return CachedReader(self.cache, self.kube) if self.cache is not None else self.kube
+
+    def cache_ready(self) -> bool:
+        return self.cache is not None and self.cache.ready.is_set()
 
     # --- entry points -------------------------------------------------------------------------
 
@@ -76,16 +83,32 @@ class Controller:
             log.error("reconciling %s %s/%s failed: %s", kind, namespace, name, err)
 
     def resync(self) -> None:
-        """Reconcile every object, whether or not anything was heard about it."""
+        """Reconcile every object, whether or not anything was heard about it (after making the
+        cache agree with the API server, in case a reconnected watch missed a deletion)."""
+        if self.cache_ready():
+            self.refresh_cache()
         for row in ROWS:
             listed = self.list_all(row)
             self.metrics.listed(row.kind, listed)
             for body in listed:
                 self.trigger(row.kind, body["metadata"]["namespace"], body["metadata"]["name"])
 
+    def namespaces(self) -> list[str | None]:
+        return [*self.settings.namespaces] or [None]
+
     def list_all(self, row: KindRow) -> list[dict[str, Any]]:
-        namespaces: list[str | None] = [*self.settings.namespaces] or [None]
-        return [body for ns in namespaces for body in self.kube.list(row.api_version, row.kind, ns)]
+        source: Reader = self.cache if self.cache is not None and self.cache_ready() else self.kube
+        return [body for ns in self.namespaces() for body in source.list(row.api_version, row.kind, ns)]
+
+    def refresh_cache(self) -> None:
+        """One LIST per cached kind (and namespace), with the watches' label selector."""
+        assert self.cache is not None
+        custom = {(row.api_version, row.kind) for row in ROWS}
+        for api_version, kind in sorted(self.cache.kinds):
+            selector = None if (api_version, kind) in custom else {LABEL_MANAGED_BY: MANAGER}
+            for ns in self.namespaces():
+                items, version = self.kube.list_versioned(api_version, kind, ns, selector)
+                self.cache.replace(api_version, kind, items, version, ns)
 
     # --- one object ---------------------------------------------------------------------------
 
@@ -110,6 +133,8 @@ class Controller:
 
     def candidates(self, row: KindRow, namespace: str) -> list[dict[str, Any]]:
         """Every object of ``row``'s kind in ``namespace``."""
+        if self.cache is not None and self.cache_ready():
+            return self.cache.list(row.api_version, row.kind, namespace)
         return self.kube.list(row.api_version, row.kind, namespace)
 
     # --- acting on a plan ---------------------------------------------------------------------

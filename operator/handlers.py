@@ -18,7 +18,7 @@ import kopf
 from .api import API_GROUP, API_VERSION
 from .controller import Controller
 from .naming import LABEL_MANAGED_BY, MANAGER, parent_of
-from .registry import ROWS, watched_children
+from .registry import ROWS, cached_children
 
 log = logging.getLogger(__name__)
 OWNED = {LABEL_MANAGED_BY: MANAGER}
@@ -27,37 +27,58 @@ OWNED = {LABEL_MANAGED_BY: MANAGER}
 def build_registry(controller: Controller) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     resync_task: dict[str, asyncio.Task[None]] = {}
+    cache = controller.cache
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> Any:
         # the kubernetes client's view: in-cluster ServiceAccount, else $KUBECONFIG
         return kopf.login_via_client(**kwargs)
 
+    async def index(body: Any, **_: Any) -> None:
+        # kopf runs every index handler over its watch's initial listing before any event handler
+        if cache is not None:
+            cache.put(body)
+
+    def remember(type: str | None, body: Any) -> None:
+        if cache is None:
+            return
+        if type == "DELETED":
+            cache.remove(body)
+        else:
+            cache.put(body)
+        cache.ready.set()  # an event handler runs: every initial listing is in the cache
+
     def own(kind: str) -> Any:
         def handler(type: str | None, body: Any, **_: Any) -> None:
+            remember(type, body)
             if type != "DELETED":
                 controller.trigger(kind, body["metadata"]["namespace"], body["metadata"]["name"])
 
         return handler
 
-    def child(type: str | None, body: Any, **_: Any) -> None:
-        parent = parent_of(dict(body))
-        if parent is not None:
-            controller.trigger(*parent)
+    def child(watched: bool) -> Any:
+        def handler(type: str | None, body: Any, **_: Any) -> None:
+            remember(type, body)
+            parent = parent_of(dict(body)) if watched else None
+            if parent is not None:
+                controller.trigger(*parent)
+
+        return handler
 
     for row in ROWS:
         kopf.on.event(API_GROUP, API_VERSION, row.plural, registry=registry, id=row.api.singular)(
             own(row.kind)
         )
-    for watched in watched_children():
-        kopf.on.event(
-            watched.group,
-            watched.version,
-            watched.plural,
-            labels=OWNED,
-            registry=registry,
-            id=watched.kind.lower(),
-        )(child)
+        if cache is not None:
+            kopf.index(API_GROUP, API_VERSION, row.plural, registry=registry, id=f"{row.api.singular}-cache")(
+                index
+            )
+    for kind in cached_children():
+        what = (kind.group, kind.version, kind.plural)
+        name = kind.kind.lower()
+        kopf.on.event(*what, labels=OWNED, registry=registry, id=name)(child(kind.watched))
+        if cache is not None:
+            kopf.index(*what, labels=OWNED, registry=registry, id=f"{name}-cache")(index)
 
     async def resync_forever() -> None:
         loop = asyncio.get_running_loop()

@@ -6,6 +6,7 @@ since the operator owns the fields it sets on its own children.
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 from collections.abc import Sequence
@@ -108,10 +109,17 @@ class Kube:
     def list(
         self, api_version: str, kind: str, namespace: str | None, selector: dict[str, str] | None = None
     ) -> list[dict[str, Any]]:
+        return self.list_versioned(api_version, kind, namespace, selector)[0]
+
+    def list_versioned(
+        self, api_version: str, kind: str, namespace: str | None, selector: dict[str, str] | None = None
+    ) -> tuple[builtins.list[dict[str, Any]], str]:
+        """The items, and the list's resourceVersion (what a cache refreshed from it is as new as)."""
         query = [("labelSelector", ",".join(f"{k}={v}" for k, v in selector.items()))] if selector else []
         found = self._call("GET", resource_path(api_version, kind, namespace), query)
         # list items carry no apiVersion/kind; put them back so items can be referred to
-        return [{"apiVersion": api_version, "kind": kind, **item} for item in found.get("items", [])]
+        items = [{"apiVersion": api_version, "kind": kind, **item} for item in found.get("items", [])]
+        return items, str((found.get("metadata") or {}).get("resourceVersion") or "")
 
     def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
         meta = obj["metadata"]

@@ -38,6 +38,7 @@ class ChildKind:
     plural: str
     verbs: tuple[str, ...] = OWN  # what RBAC grants on it
     watched: bool = False  # its watch events reconcile the parent (kubefactory.io/parent)
+    observed: bool = False  # reconciles read it: it is watched into the cache (watched implies it)
 
     @property
     def group(self) -> str:
@@ -46,6 +47,10 @@ class ChildKind:
     @property
     def version(self) -> str:
         return self.api_version.rpartition("/")[2]
+
+    @property
+    def cached(self) -> bool:
+        return self.watched or self.observed
 
 
 @dataclass(frozen=True)
@@ -67,8 +72,8 @@ ROLE = ChildKind("rbac.authorization.k8s.io/v1", "Role", "roles")
 ROLE_BINDING = ChildKind("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings")
 POD_GROUP = ChildKind(PODGROUP_API_VERSION, "PodGroup", "podgroups")
 DEPLOYMENT = ChildKind("apps/v1", "Deployment", "deployments", watched=True)
-AUTOSCALER = ChildKind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers")
-BUDGET = ChildKind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets")
+AUTOSCALER = ChildKind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", observed=True)
+BUDGET = ChildKind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", observed=True)
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,18 @@ def child_kinds() -> list[ChildKind]:
 
 def watched_children() -> list[ChildKind]:
     return [child for child in child_kinds() if child.watched]
+
+
+def cached_children() -> list[ChildKind]:
+    """The children reconciles read: watched into the cache."""
+    return [child for child in child_kinds() if child.cached]
+
+
+def cached_kinds() -> list[tuple[str, str]]:
+    """(apiVersion, kind) of everything the cache holds: the rows' kinds and their read children."""
+    return [(row.api_version, row.kind) for row in ROWS] + [
+        (c.api_version, c.kind) for c in cached_children()
+    ]
 
 
 def referrers(kind: str) -> list[tuple[KindRow, Reference]]:

@@ -43,6 +43,10 @@ def replacing_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 class Controller:
+    # every this many resync rounds, the cache is re-listed (5 minutes at the default 30 s): between
+    # them a steady state makes no LIST at all
+    REFRESH_EVERY = 10
+
     def __init__(
         self,
         kube: Kube,
@@ -53,6 +57,7 @@ class Controller:
     ) -> None:
         self.kube = kube
         self.cache = cache
+        self.rounds = 0
         self.settings = settings
         self.clock = clock
         self.metrics = metrics or Metrics()
@@ -83,9 +88,11 @@ class Controller:
             log.error("reconciling %s %s/%s failed: %s", kind, namespace, name, err)
 
     def resync(self) -> None:
-        """Reconcile every object, whether or not anything was heard about it (after making the
-        cache agree with the API server, in case a reconnected watch missed a deletion)."""
-        if self.cache_ready():
+        """Reconcile every object, whether or not anything was heard about it (every
+        ``REFRESH_EVERY`` rounds, after making the cache agree with the API server, in case a
+        reconnected watch missed a deletion)."""
+        self.rounds += 1
+        if self.cache_ready() and self.rounds % self.REFRESH_EVERY == 0:
             self.refresh_cache()
         for row in ROWS:
             listed = self.list_all(row)

@@ -142,3 +142,27 @@ def test_a_steady_reconcile_reads_only_the_custom_resource(make_finetunejob: Any
         "GET FineTuneJob", "GET Dataset", "LIST Job", "LIST Pod", "GET ConfigMap",
         "LIST ModelServer",  # its phase changed: which servers wait for it?
     ]  # fmt: skip
+
+
+def test_the_cache_is_relisted_every_tenth_resync_only() -> None:
+    from kubefactory.operator.controller import Controller
+    from kubefactory.operator.settings import OperatorSettings
+
+    class ListingKube(CountingReader):
+        def list_versioned(
+            self, api_version: str, kind: str, namespace: str | None, selector: Any = None
+        ) -> Any:
+            self.calls.append(f"LIST {kind}")
+            return [], "1"
+
+    kube = ListingKube()
+    cache = WatchCache(cached_kinds())
+    cache.put(job("ghost", 1))
+    cache.ready.set()
+    controller = Controller(kube, OperatorSettings(), cache=cache)  # type: ignore[arg-type]
+    for _ in range(Controller.REFRESH_EVERY - 1):
+        controller.resync()
+    assert kube.calls == [] and cache.get(*JOB, "team-a", "ghost") is not None  # CRs come from memory
+    controller.resync()
+    assert len(kube.calls) == len(cached_kinds())  # one LIST per cached kind
+    assert cache.get(*JOB, "team-a", "ghost") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from .names import PREPARED_FILE
 
@@ -22,13 +23,13 @@ class PrepareReport(BaseModel):
     within a byte limit by dropping the rarest reasons first.
     """
 
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     rows: int = 0
     kept: int = 0
     skipped: int = 0
-    skip_reasons: list[SkipReason] = Field(default_factory=list, alias="skipReasons")
-    size_bytes: int = Field(default=0, alias="sizeBytes")
+    skip_reasons: list[SkipReason] = Field(default_factory=list)
+    size_bytes: int = 0
     fingerprint: str = ""
     file: str = PREPARED_FILE
     error: str | None = None

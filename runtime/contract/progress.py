@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 
 class ProgressRecord(BaseModel):
@@ -12,19 +13,19 @@ class ProgressRecord(BaseModel):
     optional on the reading side; the trainer fills them all, with null where a value is unknown.
     """
 
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     step: int | None = None
-    total_steps: int | None = Field(default=None, alias="totalSteps")
+    total_steps: int | None = None
     epoch: float | None = None
     loss: float | None = None
-    learning_rate: float | None = Field(default=None, alias="learningRate")
-    tokens_per_second: float | None = Field(default=None, alias="tokensPerSecond")
-    eta_seconds: int | None = Field(default=None, alias="etaSeconds")
+    learning_rate: float | None = None
+    tokens_per_second: float | None = None
+    eta_seconds: int | None = None
     latest_checkpoint: str | None = Field(
-        default=None, alias="latestCheckpoint", description="folder name of the newest complete checkpoint"
+        default=None, description="folder name of the newest complete checkpoint"
     )
-    updated_at: str | None = Field(default=None, alias="updatedAt", description="RFC 3339, UTC")
+    updated_at: str | None = Field(default=None, description="RFC 3339, UTC")
 
     def record(self) -> dict[str, object]:
         """The JSON object as written (every key, null for unknown values)."""

@@ -70,9 +70,9 @@ _COMMAND_MODULES: tuple[str, ...] = (
     ".chat.command",
     ".serve.command",
     ".data.command",
-    ".data_prepare",
-    ".progress_report",
-    ".operator_command",
+    ".agents.dataset_prepare",
+    ".agents.progress_report",
+    ".commands.operator_exec",
 )
 
 
@@ -105,7 +105,7 @@ def _load(args: argparse.Namespace) -> TrainConfig:
 
 def _train(args: argparse.Namespace) -> int:
     config = _load(args)
-    from .train.launch import run_training  # heavy: torch
+    from .train.run import run_training  # heavy: torch
 
     run_training(config, args.config, args.overrides)
     return 0

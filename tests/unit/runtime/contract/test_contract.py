@@ -18,7 +18,8 @@ from kubefactory.runtime.contract.progress import ProgressRecord
 
 def test_shared_names_come_from_the_contract() -> None:
     from kubefactory.operator.builders import layout, progress_access
-    from kubefactory.runtime import data_prepare, progress_report
+    from kubefactory.runtime.agents import dataset_prepare as data_prepare
+    from kubefactory.runtime.agents import progress_report
     from kubefactory.runtime.train import artifacts
 
     assert progress_access.PROGRESS_KEY is progress_report.PROGRESS_KEY is contract.PROGRESS_KEY
@@ -93,7 +94,7 @@ def test_the_operator_reads_every_value_of_the_record_the_trainer_writes() -> No
 
 def test_the_operator_reads_the_report_the_prepare_command_writes() -> None:
     from kubefactory.operator.reconcile.dataset_plan import read_report, report_fields
-    from kubefactory.runtime.data_prepare import Report
+    from kubefactory.runtime.agents.dataset_prepare import Report
 
     report = Report(rows=10, kept=7, skipped=3, reasons=[("no response", 2, "row 1"), ("empty", 1, "row 4")])
     report.size_bytes, report.fingerprint = 1234, "sha256:abc"

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .contract.names import DATASET_INFO_FILE, PREPARED_FILE, REPORT_FILE, TERMINATION_LIMIT
-from .contract.prepare import PrepareReport, SkipReason
-from .errors import UserError
+from ..contract.names import DATASET_INFO_FILE, PREPARED_FILE, REPORT_FILE, TERMINATION_LIMIT
+from ..contract.prepare import PrepareReport, SkipReason
+from ..errors import UserError
 
 KINDS = ("auto", "pretrain", "supervised", "pairwise", "feedback", "unsupervised")
 SUMMARY = (
@@ -113,9 +113,9 @@ def check_rows(
     name: str, entry: dict[str, Any], dataset_dir: str, kind: str
 ) -> tuple[list[dict[str, Any]], Report]:
     """Every row through the data layer's checks; the kept rows as read, and what was skipped."""
-    from .data.dataset_info import DatasetAttr
-    from .data.loader import LoadOptions, RowChecker, check_ranking
-    from .data.sources import open_source
+    from ..data.dataset_info import DatasetAttr
+    from ..data.loader import LoadOptions, RowChecker, check_ranking
+    from ..data.sources import open_source
 
     attr = DatasetAttr.model_validate({**entry, "name": name})
     if attr.load_from == "none":
@@ -161,7 +161,7 @@ def write_prepared(
 
 
 def prepare(args: argparse.Namespace) -> Report:
-    from .data.errors import DataError
+    from ..data.errors import DataError
 
     try:
         entry = json.loads(args.entry)

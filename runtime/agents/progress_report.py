@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .contract.names import PROGRESS_CONFIGMAP_ENV, PROGRESS_KEY, TERMINATION_LIMIT
+from ..contract.names import PROGRESS_CONFIGMAP_ENV, PROGRESS_KEY, TERMINATION_LIMIT
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 SUMMARY = "run a command (torchrun) and publish its training progress to the job's progress ConfigMap"

@@ -65,8 +65,9 @@ demo: install ## the quickstart on a local cluster with a real node: kubectl app
 demo-local: install ## without a cluster: fine-tune the tiny model on the identity data and show what it learned
 	$(PY) hack/demo_local.py
 
-bench: install ## benchmarks against LLaMA-Factory 0.9.5 (numbers go to docs/benchmarks.md)
+bench: install ## benchmarks against LLaMA-Factory 0.9.5 and the operator at scale (numbers go to docs/benchmarks.md)
 	$(PY) -m bench
+	KUBEFACTORY_CHAOS_JOBS=200 $(PY) -m pytest tests/integration/test_operator_chaos.py -q -rs
 
 NODE ?= kwok
 cluster-up: ## start a local control plane (kwok nodes); NODE=real adds a real node (root); writes .cluster/kubeconfig

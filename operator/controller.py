@@ -13,23 +13,17 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from .api import GROUP_VERSION
-from .builders.progress_access import PROGRESS_KEY
+from .cache import CachedReader, WatchCache
 from .coalesce import Coalescer
 from .kube import ApiError, Kube
 from .metrics import Metrics
-from .naming import LABEL_COMPONENT, label_value, serving_names, training_names
-from .naming import LABEL_DATASET as DATASET_LABEL
-from .naming import LABEL_FINETUNEJOB as FINETUNEJOB_LABEL
-from .naming import LABEL_MODELSERVER as MODELSERVER_LABEL
-from .reconcile.dataset_plan import DatasetObservation, plan_dataset
-from .reconcile.plan import Plan, Ref
-from .reconcile.serving_plan import ServingObservation, finetunejob_names, plan_serving
-from .reconcile.training_plan import TrainingObservation, plan_training
+from .naming import LABEL_MANAGED_BY, MANAGER
+from .reconcile.plan import Plan, Reader, Ref
+from .registry import REGISTRY, ROWS, KindRow, referrers
 from .settings import OperatorSettings
 
 log = logging.getLogger(__name__)
-KINDS = ("FineTuneJob", "Dataset", "ModelServer")
+KINDS = tuple(REGISTRY)
 
 
 def utc_now() -> datetime:
@@ -49,122 +43,106 @@ def replacing_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 class Controller:
+    # every this many resync rounds, the cache is re-listed (5 minutes at the default 30 s): between
+    # them a steady state makes no LIST at all
+    REFRESH_EVERY = 10
+
     def __init__(
         self,
         kube: Kube,
         settings: OperatorSettings,
         clock: Callable[[], datetime] = utc_now,
         metrics: Metrics | None = None,
+        cache: WatchCache | None = None,
     ) -> None:
         self.kube = kube
+        self.cache = cache
+        self.rounds = 0
         self.settings = settings
         self.clock = clock
         self.metrics = metrics or Metrics()
         self.coalescer = Coalescer()
 
+    @property
+    def reader(self) -> Reader:
+        """Where children and referenced objects are read from: the watch cache once it is ready."""
+        return CachedReader(self.cache, self.kube) if self.cache is not None else self.kube
+
+    def cache_ready(self) -> bool:
+        return self.cache is not None and self.cache.ready.is_set()
+
     # --- entry points -------------------------------------------------------------------------
 
     def trigger(self, kind: str, namespace: str, name: str) -> None:
-        """Reconcile one FineTuneJob, Dataset or ModelServer (coalesced with a reconcile already running)."""
-        reconcile = {
-            "FineTuneJob": self.reconcile_training,
-            "Dataset": self.reconcile_dataset,
-            "ModelServer": self.reconcile_serving,
-        }[kind]
+        """Reconcile one object of a registered kind (coalesced with a reconcile already running)."""
+        row = REGISTRY.get(kind)
+        if row is None:
+            log.warning("ignoring %s %s/%s: not a kind the operator reconciles", kind, namespace, name)
+            return
         try:
             self.coalescer.run(
                 (kind, namespace, name),
-                lambda: self.metrics.reconcile(kind, lambda: reconcile(namespace, name)),
+                lambda: self.metrics.reconcile(kind, lambda: self.reconcile(row, namespace, name)),
             )
         except ApiError as err:
             log.error("reconciling %s %s/%s failed: %s", kind, namespace, name, err)
 
     def resync(self) -> None:
-        """Reconcile every object, whether or not anything was heard about it."""
-        for kind in KINDS:
-            namespaces: list[str | None] = [*self.settings.namespaces] or [None]
-            listed = [body for ns in namespaces for body in self.kube.list(GROUP_VERSION, kind, ns)]
-            self.metrics.listed(kind, listed)
+        """Reconcile every object, whether or not anything was heard about it (every
+        ``REFRESH_EVERY`` rounds, after making the cache agree with the API server, in case a
+        reconnected watch missed a deletion)."""
+        self.rounds += 1
+        if self.cache_ready() and self.rounds % self.REFRESH_EVERY == 0:
+            self.refresh_cache()
+        for row in ROWS:
+            listed = self.list_all(row)
+            self.metrics.listed(row.kind, listed)
             for body in listed:
-                self.trigger(kind, body["metadata"]["namespace"], body["metadata"]["name"])
+                self.trigger(row.kind, body["metadata"]["namespace"], body["metadata"]["name"])
 
-    # --- FineTuneJob --------------------------------------------------------------------------
+    def namespaces(self) -> list[str | None]:
+        return [*self.settings.namespaces] or [None]
 
-    def observe_training(self, body: dict[str, Any]) -> TrainingObservation:
-        meta, spec = body["metadata"], body.get("spec") or {}
-        namespace, name = meta["namespace"], meta["name"]
-        wanted = [
-            ref.get("name") for ref in [*(spec.get("datasets") or []), *(spec.get("evalDatasets") or [])]
-        ]
-        datasets = {
-            n: self.kube.get(GROUP_VERSION, "Dataset", namespace, n) for n in wanted if isinstance(n, str)
-        }
-        selector = {FINETUNEJOB_LABEL: label_value(name), LABEL_COMPONENT: "trainer"}
-        jobs = self.kube.list("batch/v1", "Job", namespace, selector)
-        pods = self.kube.list("v1", "Pod", namespace, selector)
-        progress = self.kube.get("v1", "ConfigMap", namespace, training_names(name).progress)
-        record = ((progress or {}).get("data") or {}).get(PROGRESS_KEY)
-        return TrainingObservation(body, datasets, jobs, pods, record, self.clock())
+    def list_all(self, row: KindRow) -> list[dict[str, Any]]:
+        source: Reader = self.cache if self.cache is not None and self.cache_ready() else self.kube
+        return [body for ns in self.namespaces() for body in source.list(row.api_version, row.kind, ns)]
 
-    def reconcile_training(self, namespace: str, name: str) -> bool:
-        body = self.kube.get(GROUP_VERSION, "FineTuneJob", namespace, name)
+    def refresh_cache(self) -> None:
+        """One LIST per cached kind (and namespace), with the watches' label selector."""
+        assert self.cache is not None
+        custom = {(row.api_version, row.kind) for row in ROWS}
+        for api_version, kind in sorted(self.cache.kinds):
+            selector = None if (api_version, kind) in custom else {LABEL_MANAGED_BY: MANAGER}
+            for ns in self.namespaces():
+                items, version = self.kube.list_versioned(api_version, kind, ns, selector)
+                self.cache.replace(api_version, kind, items, version, ns)
+
+    # --- one object ---------------------------------------------------------------------------
+
+    def reconcile(self, row: KindRow, namespace: str, name: str) -> bool:
+        """Read the object fresh (its resourceVersion guards the status write), observe, plan, act."""
+        body = self.kube.get(row.api_version, row.kind, namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
             return False
-        plan = plan_training(self.observe_training(body), self.settings)
+        plan = row.plan(row.observe(self.reader, body, self.clock()), self.settings)
         again = self.execute(body, plan)
         if plan.status is not None and plan.status.get("phase") != (body.get("status") or {}).get("phase"):
-            self.trigger_servers(namespace, name)
+            self.trigger_referrers(row.kind, namespace, name)
         return again
 
-    # --- Dataset ------------------------------------------------------------------------------
+    def trigger_referrers(self, kind: str, namespace: str, name: str) -> None:
+        """Objects waiting on this one (FineTuneJobs on a Dataset, ModelServers on a FineTuneJob)
+        hear about its new phase at once, not at the next resync."""
+        for row, reference in referrers(kind):
+            for body in self.candidates(row, namespace):
+                if name in reference.names(body.get("spec") or {}):
+                    self.trigger(row.kind, namespace, body["metadata"]["name"])
 
-    def reconcile_dataset(self, namespace: str, name: str) -> bool:
-        body = self.kube.get(GROUP_VERSION, "Dataset", namespace, name)
-        if body is None or body["metadata"].get("deletionTimestamp"):
-            return False
-        selector = {DATASET_LABEL: label_value(name), LABEL_COMPONENT: "dataset-prepare"}
-        jobs = self.kube.list("batch/v1", "Job", namespace, selector)
-        pods = self.kube.list("v1", "Pod", namespace, selector)
-        plan = plan_dataset(DatasetObservation(body, jobs, pods, self.clock()), self.settings)
-        again = self.execute(body, plan)
-        if plan.status is not None and plan.status.get("phase") != (body.get("status") or {}).get("phase"):
-            self.trigger_dependents(namespace, name)
-        return again
-
-    def trigger_dependents(self, namespace: str, dataset: str) -> None:
-        """FineTuneJobs waiting on a Dataset hear about it at once, not at the next resync."""
-        for job in self.kube.list(GROUP_VERSION, "FineTuneJob", namespace):
-            spec = job.get("spec") or {}
-            refs = [*(spec.get("datasets") or []), *(spec.get("evalDatasets") or [])]
-            if any(ref.get("name") == dataset for ref in refs):
-                self.trigger("FineTuneJob", namespace, job["metadata"]["name"])
-
-    # --- ModelServer -------------------------------------------------------------------------
-
-    def reconcile_serving(self, namespace: str, name: str) -> bool:
-        body = self.kube.get(GROUP_VERSION, "ModelServer", namespace, name)
-        if body is None or body["metadata"].get("deletionTimestamp"):
-            return False
-        wanted = finetunejob_names(body.get("spec") or {})
-        jobs = {n: self.kube.get(GROUP_VERSION, "FineTuneJob", namespace, n) for n in wanted}
-        owned = {MODELSERVER_LABEL: label_value(name)}
-        merges = self.kube.list("batch/v1", "Job", namespace, {**owned, LABEL_COMPONENT: "model-merge"})
-        observed = ServingObservation(
-            body,
-            jobs,
-            self.kube.get("apps/v1", "Deployment", namespace, serving_names(name).server),
-            merges,
-            self.kube.list("autoscaling/v2", "HorizontalPodAutoscaler", namespace, owned),
-            self.kube.list("policy/v1", "PodDisruptionBudget", namespace, owned),
-            self.clock(),
-        )
-        return self.execute(body, plan_serving(observed, self.settings))
-
-    def trigger_servers(self, namespace: str, finetunejob: str) -> None:
-        """ModelServers waiting on a FineTuneJob hear about it at once, not at the next resync."""
-        for server in self.kube.list(GROUP_VERSION, "ModelServer", namespace):
-            if finetunejob in finetunejob_names(server.get("spec") or {}):
-                self.trigger("ModelServer", namespace, server["metadata"]["name"])
+    def candidates(self, row: KindRow, namespace: str) -> list[dict[str, Any]]:
+        """Every object of ``row``'s kind in ``namespace``."""
+        if self.cache is not None and self.cache_ready():
+            return self.cache.list(row.api_version, row.kind, namespace)
+        return self.kube.list(row.api_version, row.kind, namespace)
 
     # --- acting on a plan ---------------------------------------------------------------------
 

@@ -6,38 +6,27 @@ since the operator owns the fields it sets on its own children.
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from .api import GROUP_VERSION
 from .naming import MANAGER
 from .reconcile.plan import Ref
+from .registry import ROWS, child_kinds
 from .status.conditions import timestamp
 
 log = logging.getLogger(__name__)
 
-# (apiVersion, kind) → (plural, namespaced)
+# (apiVersion, kind) → (plural, namespaced): the registry's kinds and their children, and the
+# operator's own Events and Lease
 RESOURCES: dict[tuple[str, str], tuple[str, bool]] = {
-    ("v1", "ConfigMap"): ("configmaps", True),
-    ("v1", "Service"): ("services", True),
-    ("v1", "PersistentVolumeClaim"): ("persistentvolumeclaims", True),
-    ("v1", "ServiceAccount"): ("serviceaccounts", True),
-    ("v1", "Pod"): ("pods", True),
+    **{(child.api_version, child.kind): (child.plural, True) for child in child_kinds()},
     ("v1", "Event"): ("events", True),
-    ("batch/v1", "Job"): ("jobs", True),
-    ("apps/v1", "Deployment"): ("deployments", True),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"): ("horizontalpodautoscalers", True),
-    ("policy/v1", "PodDisruptionBudget"): ("poddisruptionbudgets", True),
-    ("rbac.authorization.k8s.io/v1", "Role"): ("roles", True),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("rolebindings", True),
-    ("scheduling.volcano.sh/v1beta1", "PodGroup"): ("podgroups", True),
     ("coordination.k8s.io/v1", "Lease"): ("leases", True),
-    (GROUP_VERSION, "FineTuneJob"): ("finetunejobs", True),
-    (GROUP_VERSION, "Dataset"): ("datasets", True),
-    (GROUP_VERSION, "ModelServer"): ("modelservers", True),
+    **{(row.api_version, row.kind): (row.plural, True) for row in ROWS},
 }
 TIMEOUT_SECONDS = 30
 
@@ -120,10 +109,17 @@ class Kube:
     def list(
         self, api_version: str, kind: str, namespace: str | None, selector: dict[str, str] | None = None
     ) -> list[dict[str, Any]]:
+        return self.list_versioned(api_version, kind, namespace, selector)[0]
+
+    def list_versioned(
+        self, api_version: str, kind: str, namespace: str | None, selector: dict[str, str] | None = None
+    ) -> tuple[builtins.list[dict[str, Any]], str]:
+        """The items, and the list's resourceVersion (what a cache refreshed from it is as new as)."""
         query = [("labelSelector", ",".join(f"{k}={v}" for k, v in selector.items()))] if selector else []
         found = self._call("GET", resource_path(api_version, kind, namespace), query)
         # list items carry no apiVersion/kind; put them back so items can be referred to
-        return [{"apiVersion": api_version, "kind": kind, **item} for item in found.get("items", [])]
+        items = [{"apiVersion": api_version, "kind": kind, **item} for item in found.get("items", [])]
+        return items, str((found.get("metadata") or {}).get("resourceVersion") or "")
 
     def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
         meta = obj["metadata"]

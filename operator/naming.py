@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .api import GROUP_VERSION
+from .api.kinds import BY_NAME, DATASET, FINETUNEJOB, MODELSERVER
 
 MANAGER = "kubefactory-operator"
 LABEL_NAME = "app.kubernetes.io/name"
@@ -20,17 +21,16 @@ LABEL_INSTANCE = "app.kubernetes.io/instance"
 LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_PART_OF = "app.kubernetes.io/part-of"
-LABEL_FINETUNEJOB = "kubefactory.io/finetunejob"
-LABEL_DATASET = "kubefactory.io/dataset"
-LABEL_MODELSERVER = "kubefactory.io/modelserver"
+# the label that selects every child of a kind's object: kubefactory.io/<kind, lower case>
+LABEL_FINETUNEJOB = FINETUNEJOB.owner_label
+LABEL_DATASET = DATASET.owner_label
+LABEL_MODELSERVER = MODELSERVER.owner_label
 LABEL_ATTEMPT = "kubefactory.io/attempt"
 # The full name of the object a child belongs to ("FineTuneJob/name"): labels may be shortened,
 # this annotation never is, so a child's event leads back to its parent.
 PARENT_ANNOTATION = "kubefactory.io/parent"
 LABEL_MAX = 63
 JOB_NAME_MAX = 52  # an Indexed Job's pod hostnames are "<job>-<index>" and must fit in 63
-# the label that selects every child of a kind's object
-OWNER_LABELS = {"FineTuneJob": LABEL_FINETUNEJOB, "Dataset": LABEL_DATASET, "ModelServer": LABEL_MODELSERVER}
 
 
 def _digest(text: str, length: int = 6) -> str:
@@ -64,7 +64,7 @@ def label_value(name: str) -> str:
 class Owner:
     """The custom resource whose children are being built: what names, labels and owner references need."""
 
-    kind: str  # FineTuneJob, Dataset or ModelServer
+    kind: str  # a kind of the registry (kubefactory.operator.api.kinds)
     name: str
     namespace: str
     uid: str
@@ -83,9 +83,14 @@ class Owner:
             "blockOwnerDeletion": True,
         }
 
+    @property
+    def label(self) -> str:
+        """The label every child of this owner carries (its value: the owner's name)."""
+        return BY_NAME[self.kind].owner_label
+
     def selector(self) -> dict[str, str]:
         """Labels that select every child of this owner."""
-        return {OWNER_LABELS[self.kind]: label_value(self.name)}
+        return {self.label: label_value(self.name)}
 
     def labels(self, component: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         return {
@@ -123,7 +128,7 @@ def parent_of(child: dict[str, Any]) -> tuple[str, str, str] | None:
     meta = child.get("metadata") or {}
     parent = (meta.get("annotations") or {}).get(PARENT_ANNOTATION, "")
     kind, _, name = parent.partition("/")
-    if kind not in OWNER_LABELS or not name or not meta.get("namespace"):
+    if kind not in BY_NAME or not name or not meta.get("namespace"):
         return None
     return kind, meta["namespace"], name
 

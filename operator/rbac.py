@@ -10,39 +10,33 @@ from __future__ import annotations
 from typing import Any
 
 from .api import API_GROUP
-from .builders.gang import PODGROUP_API_VERSION
+from .registry import OWN, READ, ROWS, child_kinds
 
 NAME = "kubefactory-operator"
-READ = ["get", "list", "watch"]
-OWN = [*READ, "create", "patch", "update", "delete"]
+__all__ = ["NAME", "OWN", "READ", "cluster_role", "rules"]
 
 
 def rules() -> list[dict[str, Any]]:
-    return [
-        # the custom resources: read them, write only their status
-        {"apiGroups": [API_GROUP], "resources": ["finetunejobs", "datasets", "modelservers"], "verbs": READ},
+    """From the kind registry: the custom resources (read; write only their status), then each
+    kind of child with the verbs its row grants (grouped by API group), then events."""
+    plurals = [row.plural for row in ROWS]
+    out: list[dict[str, Any]] = [
+        {"apiGroups": [API_GROUP], "resources": plurals, "verbs": list(READ)},
         {
             "apiGroups": [API_GROUP],
-            "resources": ["finetunejobs/status", "datasets/status", "modelservers/status"],
+            "resources": [f"{plural}/status" for plural in plurals],
             "verbs": ["get", "patch", "update"],
         },
-        # children
-        {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": OWN},
-        {
-            "apiGroups": [""],
-            "resources": ["configmaps", "services", "persistentvolumeclaims", "serviceaccounts"],
-            "verbs": OWN,
-        },
-        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": OWN},
-        # a ModelServer's server, its autoscaler and its disruption budget
-        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": OWN},
-        {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": OWN},
-        {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": OWN},
-        {"apiGroups": [PODGROUP_API_VERSION.split("/")[0]], "resources": ["podgroups"], "verbs": OWN},
-        # pods are the Job controller's: the operator only watches them (exit codes, scheduling)
-        {"apiGroups": [""], "resources": ["pods"], "verbs": READ},
-        {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
     ]
+    grouped: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for child in child_kinds():
+        grouped.setdefault((child.group, child.verbs), []).append(child.plural)
+    out += [
+        {"apiGroups": [group], "resources": resources, "verbs": list(verbs)}
+        for (group, verbs), resources in grouped.items()
+    ]
+    out.append({"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]})
+    return out
 
 
 def cluster_role(name: str = NAME) -> dict[str, Any]:

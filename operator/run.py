@@ -13,12 +13,14 @@ from http.server import ThreadingHTTPServer
 
 import kopf
 
+from .cache import WatchCache
 from .controller import Controller
 from .handlers import build_registry
 from .kube import Kube, connect
 from .leader import LeadershipLost, LeaseElector
 from .metrics import Metrics
 from .probes import Health, serve_health, serve_metrics
+from .registry import cached_kinds
 from .settings import OperatorSettings
 
 log = logging.getLogger(__name__)
@@ -98,7 +100,8 @@ def run(settings: OperatorSettings, kubeconfig: str | None = None, verbose: bool
     api_client = connect(kubeconfig)
     kube = Kube(api_client, settings.field_manager)
     metrics = Metrics()
-    controller = Controller(kube, settings, metrics=metrics)
+    cache = WatchCache(cached_kinds())
+    controller = Controller(kube, settings, metrics=metrics, cache=cache)
     elector = LeaseElector(kube, settings, replica_identity()) if settings.leader_election else None
     health = Health(settings.renew_deadline_seconds, leader_election=elector is not None)
     if elector is not None:

@@ -293,6 +293,23 @@ def up(
     return cluster
 
 
+def restart_apiserver(cluster: Cluster, tied: bool = True) -> float:
+    """Stop the API server (SIGTERM, then SIGKILL) and start it again on the same port, with the
+    same certificates and etcd; the seconds until it answers ``/readyz`` again. For chaos tests:
+    every watch breaks and every client must reconnect."""
+    state = cluster.state
+    entry = procs.read_pidfile(state.pids / "kube-apiserver.pid")
+    if entry is not None:
+        procs.stop_pid(*entry, grace=5.0)
+    ports = {str(k): int(v) for k, v in dict(cluster.info["ports"]).items()}  # type: ignore[call-overload]
+    launch = Launch(ensure_built(), state, ports, tied)
+    started = time.monotonic()
+    launch.start("kube-apiserver", components.apiserver_args(launch))
+    token = pki.read_tokens(state.pki)[pki.ADMIN.name]
+    launch.wait("kube-apiserver", f"{launch.server}/readyz", components.ca_context(state), token)
+    return time.monotonic() - started
+
+
 def remove_state(state: StateDir) -> None:
     """Delete what ``up`` wrote, then the folder if that left it empty (never anything else)."""
     if not state.root.is_dir():

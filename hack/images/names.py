@@ -1,7 +1,7 @@
 """The images' names, as the operator renders them (one place the node set-up and tests import).
 
 Read from the sources rather than imported, so that standard-library Python (no kubefactory
-installed) can use them: the registry from ``operator/profiles.py`` (``IMAGE_REGISTRY``), the tag
+installed) can use them: the registry from the accelerator table (``runtime/contract/accelerators.py``, ``IMAGE_REGISTRY``), the tag
 from ``runtime/__init__.py`` (``__version__``). A unit test checks they agree with the profiles.
 """
 
@@ -25,7 +25,7 @@ def _string_constant(path: Path, name: str) -> str:
     raise LookupError(f"{path}: no string constant {name}")
 
 
-REGISTRY = _string_constant(REPO_ROOT / "operator" / "profiles.py", "IMAGE_REGISTRY")
+REGISTRY = _string_constant(REPO_ROOT / "runtime" / "contract" / "accelerators.py", "IMAGE_REGISTRY")
 VERSION = _string_constant(REPO_ROOT / "runtime" / "__init__.py", "__version__")
 PAUSE_TAG = "3.10"  # the Kubernetes pause release whose role it plays
 

@@ -7,7 +7,7 @@ split, num_samples), spelled in camelCase; the source is one of a URI, a PVC pat
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field
 
@@ -24,6 +24,34 @@ from .common import (
 )
 
 DatasetPhase = Literal["Pending", "Preparing", "Ready", "Failed"]
+
+
+class PreparationPhase:
+    """The values of ``status.phase`` (``DatasetPhase``, the schema's enum)."""
+
+    PENDING: Final = "Pending"
+    PREPARING: Final = "Preparing"
+    READY: Final = "Ready"
+    FAILED: Final = "Failed"
+
+
+class DatasetCondition:
+    """The types of ``status.conditions``."""
+
+    READY: Final = "Ready"
+
+
+class DatasetReason:
+    """The reasons of the conditions and events of a Dataset."""
+
+    INVALID_SPEC: Final = "InvalidSpec"
+    PENDING: Final = "Pending"
+    PREPARING: Final = "Preparing"
+    PREPARED: Final = "Prepared"
+    PREPARATION_FAILED: Final = "PreparationFailed"
+    PREPARE_JOB_CREATED: Final = "PrepareJobCreated"
+
+
 DATA_URI = r"^(hf|s3|gs|https?)://\S+$"
 
 

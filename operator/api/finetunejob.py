@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import Field
 
@@ -29,6 +29,66 @@ from .training import Training
 FineTuneJobPhase = Literal[
     "Pending", "WaitingForDatasets", "Running", "Restarting", "Succeeded", "Failed", "Suspended"
 ]
+
+
+class TrainingPhase:
+    """The values of ``status.phase`` (``FineTuneJobPhase``, the schema's enum)."""
+
+    PENDING: Final = "Pending"
+    WAITING_FOR_DATASETS: Final = "WaitingForDatasets"
+    RUNNING: Final = "Running"
+    RESTARTING: Final = "Restarting"
+    SUCCEEDED: Final = "Succeeded"
+    FAILED: Final = "Failed"
+    SUSPENDED: Final = "Suspended"
+
+
+class TrainingCondition:
+    """The types of ``status.conditions``."""
+
+    DATASETS_READY: Final = "DatasetsReady"
+    RUNNING: Final = "Running"
+    SUCCEEDED: Final = "Succeeded"
+    FAILED: Final = "Failed"
+    SUSPENDED: Final = "Suspended"
+
+
+class TrainingReason:
+    """The reasons of the conditions and events of a FineTuneJob."""
+
+    INVALID_SPEC: Final = "InvalidSpec"
+    UNKNOWN_ACCELERATOR: Final = "UnknownAccelerator"
+    # DatasetsReady
+    ALL_READY: Final = "AllReady"
+    DATASET_NOT_FOUND: Final = "DatasetNotFound"
+    DATASET_INVALID: Final = "DatasetInvalid"
+    DATASET_FAILED: Final = "DatasetFailed"
+    DATASET_NOT_READY: Final = "DatasetNotReady"
+    DATASET_UNSUPPORTED: Final = "DatasetUnsupported"
+    # Running
+    ALL_NODES_RUNNING: Final = "AllNodesRunning"
+    PODS_PENDING: Final = "PodsPending"
+    UNSCHEDULABLE: Final = "Unschedulable"
+    RESTARTING: Final = "Restarting"
+    SUSPENDED: Final = "Suspended"
+    WAITING_FOR_DATASETS: Final = "WaitingForDatasets"
+    WAITING_FOR_ADMISSION: Final = "WaitingForAdmission"
+    COMPLETED: Final = "Completed"
+    FAILED: Final = "Failed"
+    # Succeeded, Suspended
+    NOT_COMPLETED: Final = "NotCompleted"
+    SUSPENDED_BY_SPEC: Final = "SuspendedBySpec"
+    NOT_SUSPENDED: Final = "NotSuspended"
+    # Failed (the failure policy's verdicts)
+    NO_FAILURE: Final = "NoFailure"
+    NON_RETRYABLE_EXIT_CODE: Final = "NonRetryableExitCode"
+    RESTARTS_EXHAUSTED: Final = "RestartsExhausted"
+    NODE_DISRUPTED: Final = "NodeDisrupted"
+    ATTEMPT_FAILED: Final = "AttemptFailed"
+    # events
+    ATTEMPT_CREATED: Final = "AttemptCreated"
+
+
 IMMUTABLE = ("model", "datasets", "evalDatasets", "training", "resources", "distributed", "output")
 
 

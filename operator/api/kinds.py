@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from .common import GROUP_VERSION, Resource
+from .common import API_GROUP, GROUP_VERSION, Resource
 from .dataset import Dataset
 from .finetunejob import FineTuneJob
 from .modelserver import ModelServer
@@ -58,6 +58,11 @@ class Kind:
     @property
     def singular(self) -> str:
         return self.name.lower()
+
+    @property
+    def owner_label(self) -> str:
+        """The label on every child of an object of this kind (its value: the object's name)."""
+        return f"{API_GROUP}/{self.singular}"
 
 
 DATASET = Kind(

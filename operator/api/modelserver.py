@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field
 
@@ -26,6 +26,52 @@ from .common import (
 
 Engine = Literal["sglang", "vllm", "huggingface"]
 ModelServerPhase = Literal["Pending", "Merging", "Deploying", "Ready", "Failed"]
+
+
+class ServingPhase:
+    """The values of ``status.phase`` (``ModelServerPhase``, the schema's enum)."""
+
+    PENDING: Final = "Pending"
+    MERGING: Final = "Merging"
+    DEPLOYING: Final = "Deploying"
+    READY: Final = "Ready"
+    FAILED: Final = "Failed"
+
+
+class ServingCondition:
+    """The types of ``status.conditions``."""
+
+    MODEL_READY: Final = "ModelReady"
+    AVAILABLE: Final = "Available"
+    PROGRESSING: Final = "Progressing"
+
+
+class ServingReason:
+    """The reasons of the conditions and events of a ModelServer."""
+
+    INVALID_SPEC: Final = "InvalidSpec"
+    LEADER_WORKER_SET_REQUIRED: Final = "LeaderWorkerSetRequired"
+    NO_IMAGE: Final = "NoImage"
+    # the model: its FineTuneJobs, adapters and merge
+    FINETUNEJOB_NOT_FOUND: Final = "FineTuneJobNotFound"
+    FINETUNEJOB_FAILED: Final = "FineTuneJobFailed"
+    WAITING_FOR_FINETUNEJOB: Final = "WaitingForFineTuneJob"
+    FINETUNEJOB_RESULT_UNSUPPORTED: Final = "FineTuneJobResultUnsupported"
+    ADAPTER_NOT_LORA: Final = "AdapterNotLoRA"
+    DUPLICATE_MODEL_NAME: Final = "DuplicateModelName"
+    UNSUPPORTED_MODEL_LOCATION: Final = "UnsupportedModelLocation"
+    MERGING: Final = "Merging"
+    MERGE_FAILED: Final = "MergeFailed"
+    MERGED: Final = "Merged"
+    RESOLVED: Final = "Resolved"
+    # the rollout
+    AVAILABLE: Final = "Available"
+    NO_REPLICA_READY: Final = "NoReplicaReady"
+    PROGRESSING: Final = "Progressing"
+    ROLLOUT_COMPLETE: Final = "RolloutComplete"
+    PROGRESS_DEADLINE_EXCEEDED: Final = "ProgressDeadlineExceeded"
+    # events
+    MERGE_JOB_CREATED: Final = "MergeJobCreated"
 
 
 class Adapter(ApiModel):

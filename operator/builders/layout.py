@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from kubefactory.runtime.contract import names as contract
+
 ROOT = "/kubefactory"
 CONFIG_DIR = f"{ROOT}/config"  # the rendered runtime config (ConfigMap)
 CONFIG_FILE = f"{CONFIG_DIR}/config.yaml"
-DATASET_INFO_FILE = "dataset_info.json"
+DATASET_INFO_FILE = contract.DATASET_INFO_FILE
 DEEPSPEED_FILE = "deepspeed.json"
 OUTPUT_DIR = f"{ROOT}/output"  # results and checkpoints (PVC)
-PROGRESS_FILE = f"{OUTPUT_DIR}/progress.json"  # written by the runtime's trainer callback
+PROGRESS_FILE = f"{OUTPUT_DIR}/{contract.PROGRESS_FILE}"  # written by the runtime's trainer callback
 DATASETS_DIR = f"{ROOT}/datasets"  # prepared Datasets, one read-only claim each
 MODEL_DIR = f"{ROOT}/model"  # a pvc:// base model
 SOURCE_DIR = f"{ROOT}/source"  # a Dataset's raw data, for the prepare Job
 DATA_DIR = f"{ROOT}/data"  # a Dataset's claim, where the prepared data goes
-PREPARED_FILE = "data.jsonl"
+PREPARED_FILE = contract.PREPARED_FILE
 TERMINATION_LOG = "/dev/termination-log"
 SHM_DIR = "/dev/shm"
 TRAINER_CONTAINER = "trainer"

@@ -12,9 +12,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubefactory.runtime.contract.names import PROGRESS_KEY
+
 from .inputs import TrainingInputs
 
-PROGRESS_KEY = "progress.json"
+__all__ = [
+    "PROGRESS_KEY",
+    "progress_config_map",
+    "trainer_role",
+    "trainer_role_binding",
+    "trainer_service_account",
+]
 
 
 def progress_config_map(inputs: TrainingInputs) -> dict[str, Any]:

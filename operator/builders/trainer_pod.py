@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubefactory.runtime.contract.names import DISTRIBUTED_BACKEND_ENV, PROGRESS_CONFIGMAP_ENV
+
 from ..naming import LABEL_ATTEMPT
 from ..quantity import half
 from ..settings import OperatorSettings
@@ -58,7 +60,7 @@ def accelerator_env(inputs: TrainingInputs) -> list[dict[str, Any]]:
     env = [{"name": name, "value": devices} for name in profile.visible_devices]
     env += [
         {"name": "KUBEFACTORY_ACCELERATOR", "value": profile.vendor},
-        {"name": "KUBEFACTORY_DISTRIBUTED_BACKEND", "value": profile.backend},
+        {"name": DISTRIBUTED_BACKEND_ENV, "value": profile.backend},
     ]
     env += [{"name": name, "value": value} for name, value in sorted(profile.env.items())]
     return env
@@ -70,7 +72,7 @@ def runtime_env(inputs: TrainingInputs) -> list[dict[str, Any]]:
         _field("POD_NAME", "metadata.name"),
         _field("POD_NAMESPACE", "metadata.namespace"),
         {"name": "KUBEFACTORY_ATTEMPT", "value": str(inputs.attempt)},
-        {"name": "KUBEFACTORY_PROGRESS_CONFIGMAP", "value": inputs.names.progress},
+        {"name": PROGRESS_CONFIGMAP_ENV, "value": inputs.names.progress},
     ]
 
 

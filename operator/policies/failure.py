@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..api.finetunejob import FailurePolicy
+from ..api.finetunejob import TrainingReason as Reason
 from ..status.attempt import PodFailure
 
 
@@ -36,7 +37,7 @@ def judge(failures: Sequence[PodFailure], policy: FailurePolicy, attempt: int) -
         codes = ", ".join(str(code) for code in policy.retryable_exit_codes or [])
         return Verdict(
             False,
-            "NonRetryableExitCode",
+            Reason.NON_RETRYABLE_EXIT_CODE,
             f"attempt {attempt} failed: {fatal[0].describe()}; exit code {fatal[0].exit_code} is not "
             f"among failurePolicy.retryableExitCodes [{codes}]",
         )
@@ -44,9 +45,11 @@ def judge(failures: Sequence[PodFailure], policy: FailurePolicy, attempt: int) -
     if restarts >= policy.max_restarts:
         return Verdict(
             False,
-            "RestartsExhausted",
+            Reason.RESTARTS_EXHAUSTED,
             f"attempt {attempt} failed: {what}; failurePolicy.maxRestarts ({policy.max_restarts}) "
             "restarts already used",
         )
-    reason = "NodeDisrupted" if all(failure.disrupted for failure in failures) else "AttemptFailed"
+    reason = (
+        Reason.NODE_DISRUPTED if all(failure.disrupted for failure in failures) else Reason.ATTEMPT_FAILED
+    )
     return Verdict(True, reason, f"attempt {attempt} failed: {what}")

@@ -15,16 +15,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..api.dataset import DatasetSpec
+from ..api.dataset import DatasetCondition, DatasetReason, DatasetSpec, DatasetStatus
+from ..api.dataset import PreparationPhase as Phase
 from ..builders.layout import PREPARE_CONTAINER
 from ..builders.prepare_job import data_claim, location, prepare_job_manifest, spec_hash
-from ..naming import owner_of, prepare_job
+from ..naming import LABEL_COMPONENT, label_value, owner_of, prepare_job
 from ..settings import OperatorSettings
 from ..status.attempt import observe_attempt, pod_failure
 from ..status.conditions import Want, merge_conditions, timestamp
-from .plan import Event, EventType, Plan, Ref, spec_problems
+from ..status.written import written
+from .plan import Event, EventType, Plan, Reader, Ref, spec_problems
 
-SETTLED = ("Ready", "Failed")
+SETTLED = (Phase.READY, Phase.FAILED)
 MAX_REASONS = 10
 
 
@@ -34,6 +36,15 @@ class DatasetObservation:
     jobs: list[dict[str, Any]]  # every prepare Job of this Dataset
     pods: list[dict[str, Any]]  # their pods
     now: datetime
+
+
+def observe_dataset(read: Reader, body: dict[str, Any], now: datetime) -> DatasetObservation:
+    """What a Dataset's decision depends on: its prepare Jobs and their pods."""
+    meta = body["metadata"]
+    selector = {owner_of(body).label: label_value(meta["name"]), LABEL_COMPONENT: "dataset-prepare"}
+    jobs = read.list("batch/v1", "Job", meta["namespace"], selector)
+    pods = read.list("v1", "Pod", meta["namespace"], selector)
+    return DatasetObservation(body, jobs, pods, now)
 
 
 def read_report(pods: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -102,7 +113,12 @@ def plan_dataset(observed: DatasetObservation, settings: OperatorSettings) -> Pl
         spec = DatasetSpec.model_validate(body.get("spec") or {})
     except ValidationError as err:
         return _settle(
-            prior, generation, now, "Failed", Want("Ready", False, "InvalidSpec", spec_problems(err)), {}
+            prior,
+            generation,
+            now,
+            Phase.FAILED,
+            Want(DatasetCondition.READY, False, DatasetReason.INVALID_SPEC, spec_problems(err)),
+            {},
         )
     job_name = prepare_job(owner.name, spec_hash(spec))
     live = [job for job in observed.jobs if not (job.get("metadata") or {}).get("deletionTimestamp")]
@@ -120,15 +136,15 @@ def plan_dataset(observed: DatasetObservation, settings: OperatorSettings) -> Pl
     if current is None:
         plan.apply.append(prepare_job_manifest(owner, spec, settings))
         plan.events.append(
-            Event("Normal", "PrepareJobCreated", f"created Job {job_name} to prepare the data")
+            Event("Normal", DatasetReason.PREPARE_JOB_CREATED, f"created Job {job_name} to prepare the data")
         )
     state = observe_attempt(current, pods, nodes=1)
     report = read_report(pods) if state.phase in ("Succeeded", "Failed") else None
     fields = report_fields(report) if report else {}
     if state.phase == "Succeeded" and report is not None and not report.get("error"):
         fields.update(location=location(owner, spec), preparedTime=state.completion_time or timestamp(now))
-        want = Want("Ready", True, "Prepared", _summary(fields) or "prepared")
-        phase = "Ready"
+        want = Want(DatasetCondition.READY, True, DatasetReason.PREPARED, _summary(fields) or "prepared")
+        phase = Phase.READY
     elif state.phase in ("Succeeded", "Failed"):
         detail = (report or {}).get("error") or (
             "; ".join(f.describe() for f in (pod_failure(p) for p in pods if _finished(p)))
@@ -137,14 +153,18 @@ def plan_dataset(observed: DatasetObservation, settings: OperatorSettings) -> Pl
         if state.phase == "Succeeded" and report is None:
             detail = "the prepare Job succeeded but left no report in its termination message"
         want = Want(
-            "Ready", False, "PreparationFailed", " ".join(filter(None, [str(detail), _summary(fields)]))
+            DatasetCondition.READY,
+            False,
+            DatasetReason.PREPARATION_FAILED,
+            " ".join(filter(None, [str(detail), _summary(fields)])),
         )
-        phase = "Failed"
+        phase = Phase.FAILED
     elif state.phase == "Running":
-        want, phase = Want("Ready", False, "Preparing", f"Job {job_name} is preparing the data"), "Preparing"
+        message = f"Job {job_name} is preparing the data"
+        want, phase = Want(DatasetCondition.READY, False, DatasetReason.PREPARING, message), Phase.PREPARING
     else:
         message = state.unschedulable or f"Job {job_name} is waiting for its pod"
-        want, phase = Want("Ready", False, "Pending", message), "Pending"
+        want, phase = Want(DatasetCondition.READY, False, DatasetReason.PENDING, message), Phase.PENDING
     settled = _settle(prior, generation, now, phase, want, fields)
     plan.status, plan.events = settled.status, plan.events + settled.events
     return plan
@@ -162,14 +182,17 @@ def _settle(
     want: Want,
     fields: dict[str, Any],
 ) -> Plan:
-    status = {
-        "phase": phase,
-        "observedGeneration": generation,
-        "conditions": merge_conditions(prior.get("conditions"), [want], now, generation),
-        **fields,
-    }
+    status = written(
+        DatasetStatus,
+        {
+            "phase": phase,
+            "observedGeneration": generation,
+            "conditions": merge_conditions(prior.get("conditions"), [want], now, generation),
+            **fields,
+        },
+    )
     events = []
     if prior.get("phase") != phase:
-        kind: EventType = "Warning" if phase == "Failed" else "Normal"
+        kind: EventType = "Warning" if phase == Phase.FAILED else "Normal"
         events.append(Event(kind, phase, want.message))
     return Plan(status=status, events=events)

@@ -14,7 +14,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..api.modelserver import ModelServerSpec
+from ..api import GROUP_VERSION
+from ..api.modelserver import ModelServerSpec, ModelServerStatus
+from ..api.modelserver import ServingCondition as Cond
+from ..api.modelserver import ServingPhase as Phase
+from ..api.modelserver import ServingReason as Reason
 from ..builders.merge_job import DIGEST_ANNOTATION, merge_job
 from ..builders.server_command import EngineArgsError
 from ..builders.server_deployment import REVISION_ANNOTATION, engine_image, server_deployment
@@ -27,11 +31,12 @@ from ..builders.serving_children import (
     server_service,
 )
 from ..builders.serving_inputs import ServingInputs, digest, server_selector
-from ..naming import owner_of
+from ..naming import LABEL_COMPONENT, label_value, owner_of, serving_names
 from ..profiles import UnknownAccelerator, profile_for
 from ..settings import OperatorSettings
 from ..status.conditions import Want, find, merge_conditions
-from .plan import Event, EventType, Plan, Ref, spec_problems
+from ..status.written import written
+from .plan import Event, EventType, Plan, Reader, Ref, spec_problems
 from .serving_sources import Problem, resolve
 
 
@@ -46,6 +51,25 @@ class ServingObservation:
     now: datetime
 
 
+def observe_serving(read: Reader, body: dict[str, Any], now: datetime) -> ServingObservation:
+    """What a ModelServer's decision depends on: its FineTuneJobs, Deployment, merge Jobs,
+    autoscalers and disruption budgets."""
+    meta = body["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    wanted = finetunejob_names(body.get("spec") or {})
+    jobs = {n: read.get(GROUP_VERSION, "FineTuneJob", namespace, n) for n in wanted}
+    owned = {owner_of(body).label: label_value(name)}
+    return ServingObservation(
+        body,
+        jobs,
+        read.get("apps/v1", "Deployment", namespace, serving_names(name).server),
+        read.list("batch/v1", "Job", namespace, {**owned, LABEL_COMPONENT: "model-merge"}),
+        read.list("autoscaling/v2", "HorizontalPodAutoscaler", namespace, owned),
+        read.list("policy/v1", "PodDisruptionBudget", namespace, owned),
+        now,
+    )
+
+
 @dataclass(frozen=True)
 class Rollout:
     """The Deployment as observed against what is wanted."""
@@ -58,7 +82,11 @@ class Rollout:
 
     @property
     def available_want(self) -> Want:
-        return Want("Available", self.available > 0, "Available" if self.available else "NoReplicaReady")
+        return Want(
+            Cond.AVAILABLE,
+            self.available > 0,
+            Reason.AVAILABLE if self.available else Reason.NO_REPLICA_READY,
+        )
 
 
 def finetunejob_names(spec: dict[str, Any]) -> list[str]:
@@ -93,7 +121,11 @@ def observe_rollout(deployment: dict[str, Any] | None, revision: str | None, des
         and available >= desired
     )
     progressing = find(status.get("conditions"), "Progressing") or {}
-    stalled = progressing.get("message") if progressing.get("reason") == "ProgressDeadlineExceeded" else None
+    stalled = (
+        progressing.get("message")
+        if progressing.get("reason") == "ProgressDeadlineExceeded"
+        else None  # the Deployment controller's reason
+    )
     return Rollout(replicas, ready, available, complete, stalled)
 
 
@@ -124,17 +156,17 @@ def plan_serving(observed: ServingObservation, settings: OperatorSettings) -> Pl
         spec = ModelServerSpec.model_validate(body.get("spec") or {})
         profile_for(spec.resources.accelerator)
     except ValidationError as err:
-        return _finish(observed, Plan(), _failed("InvalidSpec", spec_problems(err), rollout))
+        return _finish(observed, Plan(), _failed(Reason.INVALID_SPEC, spec_problems(err), rollout))
     except UnknownAccelerator as err:
         return _finish(
-            observed, Plan(), _failed("InvalidSpec", f"spec.resources.accelerator: {err}", rollout)
+            observed, Plan(), _failed(Reason.INVALID_SPEC, f"spec.resources.accelerator: {err}", rollout)
         )
     if spec.resources.nodes_per_replica > 1:
         message = (
             f"spec.resources.nodesPerReplica is {spec.resources.nodes_per_replica}: a replica across nodes "
             "needs a LeaderWorkerSet, which this operator does not render yet; use one node per replica"
         )
-        return _finish(observed, Plan(), _failed("LeaderWorkerSetRequired", message, rollout))
+        return _finish(observed, Plan(), _failed(Reason.LEADER_WORKER_SET_REQUIRED, message, rollout))
     resolved = resolve(owner_of(body), spec, observed.finetunejobs)
     if isinstance(resolved, list):
         return _finish(observed, Plan(), _waiting(resolved, rollout))
@@ -150,7 +182,7 @@ def _plan_resolved(observed: ServingObservation, settings: OperatorSettings, inp
             f"no {spec.engine} image for {inputs.profile.vendor} is configured: set spec.image "
             f"(or the operator's engineImages.{spec.engine}.{inputs.profile.vendor})"
         )
-        return _finish(observed, Plan(), _failed("NoImage", message, rollout))
+        return _finish(observed, Plan(), _failed(Reason.NO_IMAGE, message, rollout))
     files = config_files(inputs)
     plan = Plan(apply=[config_map(inputs, files)] if files else [])
     if inputs.merge is not None:
@@ -161,7 +193,7 @@ def _plan_resolved(observed: ServingObservation, settings: OperatorSettings, inp
     try:
         deployment = server_deployment(inputs, settings, image, revision)
     except EngineArgsError as err:
-        return _finish(observed, Plan(), _failed("InvalidSpec", str(err), rollout))
+        return _finish(observed, Plan(), _failed(Reason.INVALID_SPEC, str(err), rollout))
     plan.apply += [server_service(inputs), deployment]
     wanted = {
         "HorizontalPodAutoscaler": autoscaler(inputs),
@@ -195,24 +227,26 @@ def _plan_merge(
     name = inputs.names.merge_job(merge.digest)
     if state == "Failed":
         message = f"Job {name} could not merge {merge.adapter_uri} into {merge.base_uri}: {detail}"
-        return _failed("MergeFailed", message, rollout)
+        return _failed(Reason.MERGE_FAILED, message, rollout)
     if state == "Missing":
         plan.apply.append(merge_job(inputs, settings))
-        plan.events.append(Event("Normal", "MergeJobCreated", f"created Job {name} to merge the adapter"))
+        plan.events.append(
+            Event("Normal", Reason.MERGE_JOB_CREATED, f"created Job {name} to merge the adapter")
+        )
     message = f"Job {name} is merging {merge.adapter_uri} into {merge.base_uri}"
     return Outcome(
-        "Merging",
-        Want("ModelReady", False, "Merging", message),
-        Want("Progressing", True, "Merging", message),
+        Phase.MERGING,
+        Want(Cond.MODEL_READY, False, Reason.MERGING, message),
+        Want(Cond.PROGRESSING, True, Reason.MERGING, message),
         rollout,
     )
 
 
 def _failed(reason: str, message: str, rollout: Rollout) -> Outcome:
     return Outcome(
-        "Failed",
-        Want("ModelReady", False, reason, message),
-        Want("Progressing", False, reason, message),
+        Phase.FAILED,
+        Want(Cond.MODEL_READY, False, reason, message),
+        Want(Cond.PROGRESSING, False, reason, message),
         rollout,
     )
 
@@ -221,30 +255,32 @@ def _waiting(problems: list[Problem], rollout: Rollout) -> Outcome:
     failed = [p for p in problems if p.failed]
     first = (failed or problems)[0]
     message = "; ".join(p.message for p in (failed or problems))
-    phase = "Failed" if failed else "Pending"
+    phase = Phase.FAILED if failed else Phase.PENDING
     return Outcome(
         phase,
-        Want("ModelReady", False, first.reason, message),
-        Want("Progressing", False, first.reason, message),
+        Want(Cond.MODEL_READY, False, first.reason, message),
+        Want(Cond.PROGRESSING, False, first.reason, message),
         rollout,
     )
 
 
 def _deploying(inputs: ServingInputs, rollout: Rollout) -> Outcome:
     served = ", ".join(inputs.served_models)
-    model = Want("ModelReady", True, "Merged" if inputs.merge else "Resolved", f"serving {served}")
+    model = Want(
+        Cond.MODEL_READY, True, Reason.MERGED if inputs.merge else Reason.RESOLVED, f"serving {served}"
+    )
     desired = inputs.spec.replicas
     if rollout.stalled:
-        progressing = Want("Progressing", False, "ProgressDeadlineExceeded", rollout.stalled)
+        progressing = Want(Cond.PROGRESSING, False, Reason.PROGRESS_DEADLINE_EXCEEDED, rollout.stalled)
     elif rollout.complete:
         progressing = Want(
-            "Progressing", False, "RolloutComplete", f"{desired} of {desired} replicas up to date"
+            Cond.PROGRESSING, False, Reason.ROLLOUT_COMPLETE, f"{desired} of {desired} replicas up to date"
         )
     else:
         progressing = Want(
-            "Progressing", True, "Progressing", f"rolling out {served} to {desired} replica(s)"
+            Cond.PROGRESSING, True, Reason.PROGRESSING, f"rolling out {served} to {desired} replica(s)"
         )
-    return Outcome("Ready" if rollout.complete else "Deploying", model, progressing, rollout, inputs)
+    return Outcome(Phase.READY if rollout.complete else Phase.DEPLOYING, model, progressing, rollout, inputs)
 
 
 def _finish(observed: ServingObservation, plan: Plan, outcome: Outcome) -> Plan:
@@ -274,12 +310,12 @@ def _finish(observed: ServingObservation, plan: Plan, outcome: Outcome) -> Plan:
         status["servedModels"] = outcome.inputs.served_models
     elif observed.deployment is not None:  # still serving what it served before
         status.update({k: before[k] for k in ("url", "servedModels") if k in before})
-    plan.status = status
+    plan.status = written(ModelServerStatus, status)
     if before.get("phase") != outcome.phase:
-        kind: EventType = "Warning" if outcome.phase == "Failed" else "Normal"
+        kind: EventType = "Warning" if outcome.phase == Phase.FAILED else "Normal"
         text = (
             outcome.model.message
-            if outcome.phase != "Ready"
+            if outcome.phase != Phase.READY
             else f"{message}; serving at {status.get('url')}"
         )
         plan.events.append(Event(kind, outcome.phase, text))

@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..api.finetunejob import TrainingCondition, TrainingPhase
 from ..api.modelserver import ModelServerSpec
+from ..api.modelserver import ServingReason as Reason
 from ..builders.serving_inputs import MergeInputs, ServingInputs, digest, pod_path
 from ..naming import Owner, serving_names
 from ..status.conditions import find
@@ -39,23 +41,27 @@ class Result:
 def finetunejob_result(name: str, body: dict[str, Any] | None, namespace: str) -> Result | Problem:
     if body is None:
         return Problem(
-            "FineTuneJobNotFound", f"FineTuneJob {name} not found in namespace {namespace}", failed=False
+            Reason.FINETUNEJOB_NOT_FOUND,
+            f"FineTuneJob {name} not found in namespace {namespace}",
+            failed=False,
         )
     status = body.get("status") or {}
     phase = status.get("phase")
-    if phase == "Failed":
-        detail = (find(status.get("conditions"), "Failed") or {}).get("message") or "see its status"
-        return Problem("FineTuneJobFailed", f"FineTuneJob {name} failed: {detail}", failed=True)
-    if phase != "Succeeded":
+    if phase == TrainingPhase.FAILED:
+        detail = (find(status.get("conditions"), TrainingCondition.FAILED) or {}).get(
+            "message"
+        ) or "see its status"
+        return Problem(Reason.FINETUNEJOB_FAILED, f"FineTuneJob {name} failed: {detail}", failed=True)
+    if phase != TrainingPhase.SUCCEEDED:
         return Problem(
-            "WaitingForFineTuneJob",
+            Reason.WAITING_FOR_FINETUNEJOB,
             f"FineTuneJob {name} is {phase or 'Pending'}; serving starts when it has Succeeded",
             failed=False,
         )
     location = str(status.get("outputLocation") or "")
     if not location.startswith("pvc://"):
         return Problem(
-            "FineTuneJobResultUnsupported",
+            Reason.FINETUNEJOB_RESULT_UNSUPPORTED,
             f"FineTuneJob {name} left its result at {location or 'no recorded location'}; "
             "a server reads results on a claim (pvc://)",
             failed=True,
@@ -110,7 +116,7 @@ def resolve(
             problems.append(found)
         elif not found.lora:
             message = f"spec.adapters[{index}]: FineTuneJob {name} trained whole weights, not a LoRA adapter"
-            problems.append(Problem("AdapterNotLoRA", message, failed=True))
+            problems.append(Problem(Reason.ADAPTER_NOT_LORA, message, failed=True))
         else:
             identities.append(found.identity)
             adapters.append((adapter.name, found.output_uri))
@@ -121,12 +127,12 @@ def resolve(
         message = (
             f"served model names must differ; got {', '.join(names)} (set servedModelName or rename adapters)"
         )
-        return [Problem("DuplicateModelName", message, failed=True)]
+        return [Problem(Reason.DUPLICATE_MODEL_NAME, message, failed=True)]
     for uri in [model_uri, *(uri for _, uri in adapters)]:
         try:
             pod_path(uri)
         except ValueError as err:
-            return [Problem("UnsupportedModelLocation", str(err), failed=True)]
+            return [Problem(Reason.UNSUPPORTED_MODEL_LOCATION, str(err), failed=True)]
     return ServingInputs(
         owner,
         spec,

@@ -13,15 +13,20 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from kubefactory.runtime.contract.names import PROGRESS_KEY
 from pydantic import ValidationError
 
-from ..api.dataset import Dataset
-from ..api.finetunejob import FineTuneJobSpec
+from ..api import GROUP_VERSION
+from ..api.dataset import Dataset, DatasetCondition, PreparationPhase
+from ..api.finetunejob import FineTuneJobSpec, FineTuneJobStatus
+from ..api.finetunejob import TrainingCondition as Cond
+from ..api.finetunejob import TrainingPhase as Phase
+from ..api.finetunejob import TrainingReason as Reason
 from ..builders.inputs import TrainingInputs
 from ..builders.layout import OUTPUT_DIR
 from ..builders.rendered_config import PreparedDataset
 from ..builders.training_children import attempt_children, shared_children
-from ..naming import LABEL_ATTEMPT, Owner, owner_of
+from ..naming import LABEL_ATTEMPT, LABEL_COMPONENT, Owner, label_value, owner_of, training_names
 from ..policies.failure import judge
 from ..policies.success import judge_success
 from ..policies.suspend import desired_suspend, suspended_by_queue
@@ -30,10 +35,11 @@ from ..settings import OperatorSettings
 from ..status.attempt import AttemptState, observe_attempt
 from ..status.conditions import Want, find, merge_conditions, timestamp
 from ..status.progress import checkpoint_name, progress_status, read_record
-from .plan import Event, EventType, Plan, Ref, spec_problems
+from ..status.written import written
+from .plan import Event, EventType, Plan, Reader, Ref, spec_problems
 
-TERMINAL = ("Succeeded", "Failed")
-WARNING_PHASES = ("Failed", "Restarting")
+TERMINAL = (Phase.SUCCEEDED, Phase.FAILED)
+WARNING_PHASES = (Phase.FAILED, Phase.RESTARTING)
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,27 @@ class TrainingObservation:
     pods: list[dict[str, Any]]  # every training pod of this FineTuneJob
     progress: str | None  # the progress record, as the trainer published it
     now: datetime
+
+
+def dataset_names(spec: dict[str, Any]) -> list[str]:
+    """Every Dataset a FineTuneJob spec names (read before the spec is validated)."""
+    refs = [*(spec.get("datasets") or []), *(spec.get("evalDatasets") or [])]
+    return [ref["name"] for ref in refs if isinstance(ref, dict) and isinstance(ref.get("name"), str)]
+
+
+def observe_training(read: Reader, body: dict[str, Any], now: datetime) -> TrainingObservation:
+    """What a FineTuneJob's decision depends on: its Datasets, Jobs, pods and progress record."""
+    meta = body["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    datasets = {
+        n: read.get(GROUP_VERSION, "Dataset", namespace, n) for n in dataset_names(body.get("spec") or {})
+    }
+    selector = {owner_of(body).label: label_value(name), LABEL_COMPONENT: "trainer"}
+    jobs = read.list("batch/v1", "Job", namespace, selector)
+    pods = read.list("v1", "Pod", namespace, selector)
+    progress = read.get("v1", "ConfigMap", namespace, training_names(name).progress)
+    record = ((progress or {}).get("data") or {}).get(PROGRESS_KEY)
+    return TrainingObservation(body, datasets, jobs, pods, record, now)
 
 
 @dataclass(frozen=True)
@@ -68,26 +95,28 @@ def prepared_dataset(
     name: str, body: dict[str, Any] | None, namespace: str
 ) -> PreparedDataset | DatasetProblem:
     if body is None:
-        return DatasetProblem("DatasetNotFound", f"Dataset {name} not found in namespace {namespace}")
+        return DatasetProblem(Reason.DATASET_NOT_FOUND, f"Dataset {name} not found in namespace {namespace}")
     try:
         dataset = Dataset.model_validate({**body, "status": None})
     except ValidationError:
-        return DatasetProblem("DatasetInvalid", f"Dataset {name} has an invalid spec")
+        return DatasetProblem(Reason.DATASET_INVALID, f"Dataset {name} has an invalid spec")
     status = body.get("status") or {}
     current = status.get("observedGeneration") == body["metadata"].get("generation")
-    phase = status.get("phase") if current else "Pending"
-    if phase == "Failed":
-        ready = find(status.get("conditions"), "Ready") or {}
+    phase = status.get("phase") if current else PreparationPhase.PENDING
+    if phase == PreparationPhase.FAILED:
+        ready = find(status.get("conditions"), DatasetCondition.READY) or {}
         detail = ready.get("message") or "see its status"
-        return DatasetProblem("DatasetFailed", f"Dataset {name} failed to prepare: {detail}")
-    if phase != "Ready":
-        return DatasetProblem("DatasetNotReady", f"Dataset {name} is {phase or 'Pending'}, not Ready yet")
+        return DatasetProblem(Reason.DATASET_FAILED, f"Dataset {name} failed to prepare: {detail}")
+    if phase != PreparationPhase.READY:
+        return DatasetProblem(
+            Reason.DATASET_NOT_READY, f"Dataset {name} is {phase or 'Pending'}, not Ready yet"
+        )
     scheme, _, rest = str(status.get("location") or "").partition("://")
     claim, _, folder = rest.partition("/")
     if scheme != "pvc" or not claim:
         where = status.get("location")
         return DatasetProblem(
-            "DatasetUnsupported", f"Dataset {name} is at {where}; training reads pvc:// only"
+            Reason.DATASET_UNSUPPORTED, f"Dataset {name} is at {where}; training reads pvc:// only"
         )
     return PreparedDataset(name, claim, folder, dataset.spec)
 
@@ -126,19 +155,24 @@ class Decision:
 
 def _failed_since_last(prior: dict[str, Any]) -> Want | None:
     """Keep the last restart's reason on the Failed condition (status False) until something replaces it."""
-    old = find(prior.get("conditions"), "Failed")
-    if old and old.get("status") == "False" and old.get("reason") not in (None, "NoFailure"):
-        return Want("Failed", False, old["reason"], old.get("message", ""))
+    old = find(prior.get("conditions"), Cond.FAILED)
+    if old and old.get("status") == "False" and old.get("reason") not in (None, Reason.NO_FAILURE):
+        return Want(Cond.FAILED, False, old["reason"], old.get("message", ""))
     return None
 
 
 def _running_want(state: AttemptState, nodes: int, attempt: int, phase: str) -> Want:
-    if phase == "Running":
-        return Want("Running", True, "AllNodesRunning", f"{nodes} of {nodes} nodes running attempt {attempt}")
+    if phase == Phase.RUNNING:
+        return Want(
+            Cond.RUNNING,
+            True,
+            Reason.ALL_NODES_RUNNING,
+            f"{nodes} of {nodes} nodes running attempt {attempt}",
+        )
     if state.unschedulable:
-        return Want("Running", False, "Unschedulable", state.unschedulable)
-    reason = "Restarting" if phase == "Restarting" else "PodsPending"
-    return Want("Running", False, reason, f"{state.running} of {nodes} nodes running attempt {attempt}")
+        return Want(Cond.RUNNING, False, Reason.UNSCHEDULABLE, state.unschedulable)
+    reason = Reason.RESTARTING if phase == Phase.RESTARTING else Reason.PODS_PENDING
+    return Want(Cond.RUNNING, False, reason, f"{state.running} of {nodes} nodes running attempt {attempt}")
 
 
 def decide_live(
@@ -147,15 +181,23 @@ def decide_live(
     """Phase of an attempt that has not ended: suspended, queued, waiting, pending or running."""
     nodes = spec.resources.nodes
     if spec.suspend:
-        return Decision("Suspended", attempt, Want("Running", False, "Suspended", "spec.suspend is true"))
+        return Decision(
+            Phase.SUSPENDED, attempt, Want(Cond.RUNNING, False, Reason.SUSPENDED, "spec.suspend is true")
+        )
     if waiting_for_data is not None and not job_exists:
         return Decision(
-            "WaitingForDatasets", attempt, Want("Running", False, "WaitingForDatasets", waiting_for_data)
+            Phase.WAITING_FOR_DATASETS,
+            attempt,
+            Want(Cond.RUNNING, False, Reason.WAITING_FOR_DATASETS, waiting_for_data),
         )
     if state.phase == "Suspended" and suspended_by_queue(spec, True):
         message = f"the Job waits for Kueue to admit it from LocalQueue {spec.scheduling.queue_name}"
-        return Decision("Pending", attempt, Want("Running", False, "WaitingForAdmission", message))
-    phase = "Running" if state.phase == "Running" else ("Restarting" if attempt > 1 else "Pending")
+        return Decision(
+            Phase.PENDING, attempt, Want(Cond.RUNNING, False, Reason.WAITING_FOR_ADMISSION, message)
+        )
+    phase = (
+        Phase.RUNNING if state.phase == "Running" else (Phase.RESTARTING if attempt > 1 else Phase.PENDING)
+    )
     return Decision(phase, attempt, _running_want(state, nodes, attempt, phase), start=True)
 
 
@@ -166,9 +208,9 @@ def decide_ended(
     attempt = inputs.attempt
     outcome = judge_success(state, attempt, inputs.output_location)
     if outcome.succeeded:
-        done = Want("Running", False, "Completed", outcome.message)
+        done = Want(Cond.RUNNING, False, Reason.COMPLETED, outcome.message)
         return Decision(
-            "Succeeded",
+            Phase.SUCCEEDED,
             attempt,
             done,
             completion_time=state.completion_time or timestamp(now),
@@ -180,17 +222,17 @@ def decide_ended(
         origin = f"from {inputs.resume_from}" if inputs.resume_from else "from the start"
         message = f"{verdict.message}; restarting the whole group as attempt {attempt + 1}, {origin}"
         return Decision(
-            "Restarting",
+            Phase.RESTARTING,
             attempt + 1,
-            Want("Running", False, "Restarting", message),
-            failed=Want("Failed", False, verdict.reason, message),
+            Want(Cond.RUNNING, False, Reason.RESTARTING, message),
+            failed=Want(Cond.FAILED, False, verdict.reason, message),
             start=True,
         )
     return Decision(
-        "Failed",
+        Phase.FAILED,
         attempt,
-        Want("Running", False, "Failed", verdict.message),
-        failed=Want("Failed", True, verdict.reason, verdict.message),
+        Want(Cond.RUNNING, False, Reason.FAILED, verdict.message),
+        failed=Want(Cond.FAILED, True, verdict.reason, verdict.message),
         completion_time=timestamp(now),
         start=True,
     )
@@ -199,19 +241,21 @@ def decide_ended(
 def _conditions(
     prior: dict[str, Any], decision: Decision, datasets: Want, now: datetime, generation: int | None
 ) -> list[dict[str, Any]]:
-    queued = decision.running.reason == "WaitingForAdmission"
-    if decision.phase == "Suspended":
-        suspended = Want("Suspended", True, "SuspendedBySpec", "spec.suspend is true; checkpoints are kept")
+    queued = decision.running.reason == Reason.WAITING_FOR_ADMISSION
+    if decision.phase == Phase.SUSPENDED:
+        suspended = Want(
+            Cond.SUSPENDED, True, Reason.SUSPENDED_BY_SPEC, "spec.suspend is true; checkpoints are kept"
+        )
     elif queued:
-        suspended = Want("Suspended", True, "WaitingForAdmission", decision.running.message)
+        suspended = Want(Cond.SUSPENDED, True, Reason.WAITING_FOR_ADMISSION, decision.running.message)
     else:
-        suspended = Want("Suspended", False, "NotSuspended")
+        suspended = Want(Cond.SUSPENDED, False, Reason.NOT_SUSPENDED)
     succeeded = (
-        Want("Succeeded", True, "Completed", decision.running.message)
-        if decision.phase == "Succeeded"
-        else Want("Succeeded", False, "NotCompleted")
+        Want(Cond.SUCCEEDED, True, Reason.COMPLETED, decision.running.message)
+        if decision.phase == Phase.SUCCEEDED
+        else Want(Cond.SUCCEEDED, False, Reason.NOT_COMPLETED)
     )
-    failed = decision.failed or _failed_since_last(prior) or Want("Failed", False, "NoFailure")
+    failed = decision.failed or _failed_since_last(prior) or Want(Cond.FAILED, False, Reason.NO_FAILURE)
     wanted = [datasets, decision.running, suspended, succeeded, failed]
     return merge_conditions(prior.get("conditions"), wanted, now, generation)
 
@@ -224,7 +268,7 @@ def _events(
         resources = spec.resources
         shape = f"{resources.nodes} node(s) × {resources.accelerators_per_node} {resources.accelerator}"
         events.append(
-            Event("Normal", "AttemptCreated", f"created Job {creating['metadata']['name']} ({shape})")
+            Event("Normal", Reason.ATTEMPT_CREATED, f"created Job {creating['metadata']['name']} ({shape})")
         )
     if prior.get("phase") != decision.phase:
         message = (decision.failed.message if decision.failed else "") or decision.running.message
@@ -234,14 +278,17 @@ def _events(
 
 
 def _invalid(prior: dict[str, Any], reason: str, message: str, now: datetime, generation: int | None) -> Plan:
-    wanted = [Want("Failed", True, reason, message), Want("Running", False, "Failed", message)]
-    status = {
-        **prior,
-        "phase": "Failed",
-        "observedGeneration": generation,
-        "completionTime": prior.get("completionTime") or timestamp(now),
-        "conditions": merge_conditions(prior.get("conditions"), wanted, now, generation),
-    }
+    wanted = [Want(Cond.FAILED, True, reason, message), Want(Cond.RUNNING, False, Reason.FAILED, message)]
+    status = written(
+        FineTuneJobStatus,
+        {
+            **prior,
+            "phase": Phase.FAILED,
+            "observedGeneration": generation,
+            "completionTime": prior.get("completionTime") or timestamp(now),
+            "conditions": merge_conditions(prior.get("conditions"), wanted, now, generation),
+        },
+    )
     return Plan(status=status, events=[Event("Warning", reason, message)])
 
 
@@ -262,9 +309,11 @@ def plan_training(observed: TrainingObservation, settings: OperatorSettings) -> 
         spec = FineTuneJobSpec.model_validate(body.get("spec") or {})
         profile_for(spec.resources.accelerator)
     except ValidationError as err:
-        return _invalid(prior, "InvalidSpec", spec_problems(err), now, generation)
+        return _invalid(prior, Reason.INVALID_SPEC, spec_problems(err), now, generation)
     except UnknownAccelerator as err:
-        return _invalid(prior, "UnknownAccelerator", f"spec.resources.accelerator: {err}", now, generation)
+        return _invalid(
+            prior, Reason.UNKNOWN_ACCELERATOR, f"spec.resources.accelerator: {err}", now, generation
+        )
     owner = owner_of(body)
     return _plan_valid(observed, settings, owner, spec, prior, generation)
 
@@ -297,7 +346,7 @@ def _plan_valid(
     if state.phase in ("Succeeded", "Failed"):
         # the attempt is over: succeed, fail, or delete it and record the next attempt's number
         decision = decide_ended(spec, state, inputs, now)
-        if decision.phase == "Restarting" and current is not None:
+        if decision.phase == Phase.RESTARTING and current is not None:
             plan.delete.append(Ref.of(current))
     else:
         shown = attempt if problems and current is None else inputs.attempt
@@ -316,9 +365,9 @@ def _plan_valid(
                 plan.suspend = (current["metadata"]["name"], wanted)
 
     datasets_want = (
-        Want("DatasetsReady", False, problems[0].reason, waiting or "")
+        Want(Cond.DATASETS_READY, False, problems[0].reason, waiting or "")
         if problems
-        else Want("DatasetsReady", True, "AllReady", "every Dataset is prepared")
+        else Want(Cond.DATASETS_READY, True, Reason.ALL_READY, "every Dataset is prepared")
     )
     plan.status = _status(prior, decision, datasets_want, now, generation, record, latest)
     plan.events = _events(prior, decision, creating, spec)
@@ -349,4 +398,4 @@ def _status(
         "progress": progress_status(record) if record else prior.get("progress"),
     }
     status.update({key: value for key, value in optional.items() if value})
-    return status
+    return written(FineTuneJobStatus, status)

@@ -1,7 +1,8 @@
 """The runtime's progress record (``output_dir/progress.json``) → ``status.progress``.
 
-The record is what ``kubefactory.runtime.train.callbacks`` writes: step, totalSteps, epoch, loss,
-learningRate, tokensPerSecond, etaSeconds, latestCheckpoint, updatedAt. It reaches the operator as
+The record is :class:`kubefactory.runtime.contract.progress.ProgressRecord`, written by the
+runtime's trainer callback (step, totalSteps, epoch, loss, learningRate, tokensPerSecond,
+etaSeconds, latestCheckpoint, updatedAt). It reaches the operator as
 the ``progress.json`` key of the job's progress ConfigMap. A record that is not JSON is ignored
 (the previous progress stays); a bad value drops that value only.
 """
@@ -13,21 +14,16 @@ import posixpath
 import re
 from typing import Any
 
+from kubefactory.runtime.contract.progress import ProgressRecord
 from pydantic import ValidationError
 
 from ..api.finetunejob import Progress
 
+# record keys named differently in status.progress; latestCheckpoint goes to status.checkpoints
+RENAMED = {"updatedAt": "updateTime"}
+NOT_PROGRESS = ("latestCheckpoint",)
 # record key → status.progress key
-FIELDS = {
-    "step": "step",
-    "totalSteps": "totalSteps",
-    "epoch": "epoch",
-    "loss": "loss",
-    "learningRate": "learningRate",
-    "tokensPerSecond": "tokensPerSecond",
-    "etaSeconds": "etaSeconds",
-    "updatedAt": "updateTime",
-}
+FIELDS = {key: RENAMED.get(key, key) for key in ProgressRecord.record_keys() if key not in NOT_PROGRESS}
 
 
 def read_record(text: str | None) -> dict[str, Any] | None:

@@ -9,24 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..contract.accelerators import ACCELERATORS, visible_count
+from ..contract.accelerators import Accelerator as AcceleratorProfile
 
-@dataclass(frozen=True)
-class AcceleratorProfile:
-    vendor: str  # nvidia | amd | ascend | cpu
-    visible_devices_env: tuple[str, ...]
-    backend: str  # torch.distributed backend
-    device_type: str  # torch device type
-
-
-PROFILES: dict[str, AcceleratorProfile] = {
-    "nvidia": AcceleratorProfile("nvidia", ("CUDA_VISIBLE_DEVICES",), "nccl", "cuda"),
-    # ROCm goes through torch's CUDA API; RCCL sits behind the nccl backend name
-    "amd": AcceleratorProfile(
-        "amd", ("HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES"), "nccl", "cuda"
-    ),
-    "ascend": AcceleratorProfile("ascend", ("ASCEND_RT_VISIBLE_DEVICES",), "hccl", "npu"),
-    "cpu": AcceleratorProfile("cpu", (), "gloo", "cpu"),
-}
+# the one table, shared with the operator's pod builders (kubefactory.runtime.contract.accelerators)
+PROFILES: dict[str, AcceleratorProfile] = ACCELERATORS
 
 
 @dataclass(frozen=True)
@@ -63,10 +50,7 @@ def choose_accelerator(facts: DriverFacts) -> Accelerator:
 
 def visible_device_count(vendor: str, env: Mapping[str, str]) -> int | None:
     """Devices the vendor's visibility variable allows; None when it is not set."""
-    for name in PROFILES[vendor].visible_devices_env:
-        if name in env:
-            return len([item for item in env[name].split(",") if item.strip() and item.strip() != "-1"])
-    return None
+    return visible_count(PROFILES[vendor].read_variables, env)
 
 
 def driver_facts() -> DriverFacts:

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ..contract.accelerators import visibility_variables, visible_count
 from ..errors import UserError
 from ..launch.engines import (
     EngineTarget,
@@ -41,21 +42,12 @@ __all__ = [
     "vllm_command",
 ]
 
-# Accelerator visibility variables, most specific first (ARCHITECTURE.md's accelerator profiles).
-_VISIBLE_DEVICE_VARIABLES = (
-    "CUDA_VISIBLE_DEVICES",
-    "HIP_VISIBLE_DEVICES",
-    "ROCR_VISIBLE_DEVICES",
-    "ASCEND_RT_VISIBLE_DEVICES",
-)
-
 
 def visible_accelerators(env: Mapping[str, str]) -> int | None:
-    """How many devices the visibility variables allow; None when none is set (ask the driver)."""
-    for name in _VISIBLE_DEVICE_VARIABLES:
-        if name in env:
-            return len([item for item in env[name].split(",") if item.strip() and item.strip() != "-1"])
-    return None
+    """How many devices the visibility variables allow; None when none is set (ask the driver).
+
+    The variables are the accelerator table's (CUDA, HIP, ROCR, Ascend), most specific first."""
+    return visible_count(visibility_variables(), env)
 
 
 def serving_target(config: TrainConfig, engine: str, export_complete: bool) -> EngineTarget:

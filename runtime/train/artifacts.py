@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..contract.names import PROGRESS_FILE as PROGRESS_FILE  # the name the operator reads it by
+
 TRAINER_LOG = "trainer_log.jsonl"
-PROGRESS_FILE = "progress.json"
 RUN_COMPLETE = "kubefactory-run-complete.json"  # the completion record (completion.py), written last
 
 

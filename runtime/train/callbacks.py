@@ -10,6 +10,7 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from ..contract.progress import ProgressRecord
 from ..errors import UserError
 from .artifacts import PROGRESS_FILE, TRAINER_LOG, append_jsonl, write_json_atomic
 from .checkpoints import latest_complete_checkpoint, mark_complete, rotate_checkpoints, sync_folder
@@ -69,18 +70,18 @@ class TrainerLogCallback(TrainerCallback):
     def _write_progress(self, args: TrainingArguments, state: TrainerState) -> None:
         output = Path(str(args.output_dir))
         latest = latest_complete_checkpoint(output, warn=False)
-        progress = {
-            "step": state.global_step,
-            "totalSteps": state.max_steps,
-            "epoch": state.epoch,
-            "loss": self.last.get("loss"),
-            "learningRate": self.last.get("lr"),
-            "tokensPerSecond": self.last.get("throughput"),
-            "etaSeconds": int(self.remaining) if self.remaining is not None else None,
-            "latestCheckpoint": latest.name if latest else None,
-            "updatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        write_json_atomic(output / PROGRESS_FILE, progress)
+        progress = ProgressRecord(
+            step=state.global_step,
+            total_steps=state.max_steps,
+            epoch=state.epoch,
+            loss=self.last.get("loss"),
+            learning_rate=self.last.get("lr"),
+            tokens_per_second=self.last.get("throughput"),
+            eta_seconds=int(self.remaining) if self.remaining is not None else None,
+            latest_checkpoint=latest.name if latest else None,
+            updated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
+        write_json_atomic(output / PROGRESS_FILE, progress.record())
 
 
 def barrier() -> None:

@@ -39,7 +39,7 @@ from pydantic_core import to_jsonable_python
 
 from ..launch.torchrun import RankInfo
 from .artifacts import PROGRESS_FILE, RUN_COMPLETE, TRAINER_LOG
-from .setup import OutputDirError, output_dir_of
+from .run_setup import OutputDirError, output_dir_of
 
 if TYPE_CHECKING:
     from ..config import TrainConfig

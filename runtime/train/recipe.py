@@ -21,9 +21,9 @@ from ..model.adapters import attach_adapters
 from ..model.loader import Head, load_model, load_tokenizer, prepare_for_training
 from .artifacts import save_metrics, write_json_atomic
 from .callbacks import CheckpointCallback, EndGuard, TrainerLogCallback, TrainingAtEnd
-from .data import load_datasets
 from .plot import plot_loss
-from .setup import hf_training_arguments, output_dir_of, reset_output_dir, resume_point
+from .run_setup import hf_training_arguments, output_dir_of, reset_output_dir, resume_point
+from .tokenized import load_datasets
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase, Seq2SeqTrainingArguments, Trainer, TrainerCallback

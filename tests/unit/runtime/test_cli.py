@@ -110,3 +110,19 @@ def test_version_and_env() -> None:
     assert env.returncode == 0
     for key in ("python", "torch", "transformers", "peft", "trl", "deepspeed", "accelerator"):
         assert f"- {key}: " in env.stdout
+
+
+def test_every_command_registers_the_same_way() -> None:
+    """One mechanism: each command module's register() adds its parser with a handler."""
+    import argparse
+
+    from kubefactory.runtime.cli import build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert {"train", "keys", "tiny-model", "env", "version", "dataset", "report-progress", "operator"} <= set(
+        commands.choices
+    )
+    without = [name for name, sub in commands.choices.items() if not callable(sub.get_default("handler"))]
+    without = [name for name in without if name != "dataset"]  # its actions carry the handlers
+    assert not without, without

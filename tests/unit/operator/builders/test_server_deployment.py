@@ -89,6 +89,10 @@ def test_devices_per_vendor(
     else:
         assert set(limits) == {"cpu", "memory"}
     assert env["KUBEFACTORY_ACCELERATOR"] == vendor
+    # the runtime images set their library paths (Ascend's CANN toolkit and driver); a pod value would replace them
+    assert "LD_LIBRARY_PATH" not in env
+    # only the vendor's own visibility variables are set (ROCm's HIP also honours CUDA_VISIBLE_DEVICES)
+    assert ("CUDA_VISIBLE_DEVICES" in env) == (vendor == "nvidia")
     keys = [t.get("key") for t in pod["tolerations"]]
     assert "kwok.x-k8s.io/node" in keys  # the operator's default toleration
     if toleration:

@@ -44,6 +44,10 @@ def test_vendor_profile_reaches_the_pod(
     for name in visible:
         assert env[name] == "0,1,2,3,4,5,6,7"
     assert env["KUBEFACTORY_DISTRIBUTED_BACKEND"] == backend
+    # the runtime images set their library paths (Ascend's CANN toolkit and driver); a pod value would replace them
+    assert "LD_LIBRARY_PATH" not in env
+    # only the vendor's own visibility variables are set (ROCm's HIP also honours CUDA_VISIBLE_DEVICES)
+    assert ("CUDA_VISIBLE_DEVICES" in env) == (vendor == "nvidia")
     assert f"/{image}:" in container["image"]
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     host_paths = {v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v}

@@ -45,6 +45,8 @@ def test_choice_per_vendor(
         ("nvidia", {}, None),
         ("amd", {"HIP_VISIBLE_DEVICES": "0,1"}, 2),
         ("amd", {"ROCR_VISIBLE_DEVICES": "3"}, 1),
+        ("amd", {"CUDA_VISIBLE_DEVICES": "0,1,2"}, 3),  # honoured by HIP, never set by the operator
+        ("amd", {"HIP_VISIBLE_DEVICES": "0", "CUDA_VISIBLE_DEVICES": "0,1,2"}, 1),  # the native one first
         ("ascend", {"ASCEND_RT_VISIBLE_DEVICES": "0,1,2,3"}, 4),
         ("ascend", {"CUDA_VISIBLE_DEVICES": "0"}, None),
         ("cpu", {"CUDA_VISIBLE_DEVICES": "0"}, None),

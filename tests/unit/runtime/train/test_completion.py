@@ -23,7 +23,7 @@ from kubefactory.runtime.train.completion import (
     verify_digests,
     write_record,
 )
-from kubefactory.runtime.train.setup import OutputDirError
+from kubefactory.runtime.train.run_setup import OutputDirError
 
 
 def _config(output: Path, **overrides: Any) -> TrainConfig:

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubefactory.runtime.train.launch import run_training
 from kubefactory.runtime.train.metrics import mean_similarity
+from kubefactory.runtime.train.run import run_training
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from kubefactory.runtime.config import load_config
 from kubefactory.runtime.launch.deepspeed import resolve_deepspeed, zero_stage
-from kubefactory.runtime.train.launch import run_training
 from kubefactory.runtime.train.rules import check_stage_config
+from kubefactory.runtime.train.run import run_training
 
 EXAMPLES = Path(__file__).resolve().parents[4] / "examples"
 TRAINING_YAMLS = sorted(EXAMPLES.glob("train_*/*.yaml"))

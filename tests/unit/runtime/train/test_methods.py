@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubefactory.runtime.train.launch import run_training
+from kubefactory.runtime.train.run import run_training
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ def test_loraplus_gives_the_b_matrices_a_higher_learning_rate(
     from kubefactory.runtime.model.adapters import attach_adapters
     from kubefactory.runtime.model.loader import load_model, load_tokenizer
     from kubefactory.runtime.train.optim import optimizers_for
-    from kubefactory.runtime.train.setup import hf_training_arguments
+    from kubefactory.runtime.train.run_setup import hf_training_arguments
 
     config = runs.short_run(tiny_model, demo_data, tmp_path, loraplus_lr_ratio=16.0, learning_rate=1e-4)
     model = attach_adapters(load_model(config, load_tokenizer(config)), config)

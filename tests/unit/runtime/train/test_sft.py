@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from kubefactory.runtime.config import validate_config
-from kubefactory.runtime.train.launch import run_training
+from kubefactory.runtime.train.run import run_training
 
 pytestmark = pytest.mark.slow
 
@@ -113,7 +113,7 @@ def test_resume_continues_at_the_saved_step(
 def test_output_dir_with_foreign_files_and_no_checkpoint_is_refused(
     tiny_model: Path, demo_data: Path, tmp_path: Path
 ) -> None:
-    from kubefactory.runtime.train.setup import OutputDirError
+    from kubefactory.runtime.train.run_setup import OutputDirError
 
     output = tmp_path / "used"
     output.mkdir()

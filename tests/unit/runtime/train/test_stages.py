@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubefactory.runtime.train.launch import run_training
+from kubefactory.runtime.train.run import run_training
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubefactory.runtime.agents.progress_report import Watcher, is_rank_zero
 from kubefactory.runtime.cli import main
-from kubefactory.runtime.progress_report import Watcher, is_rank_zero
 
 
 class FakeApiServer(HTTPServer):

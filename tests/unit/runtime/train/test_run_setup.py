@@ -9,7 +9,7 @@ import pytest
 from kubefactory.runtime.config import validate_config
 from kubefactory.runtime.errors import UserError
 from kubefactory.runtime.train.checkpoints import mark_complete
-from kubefactory.runtime.train.setup import OutputDirError, resume_point, training_values
+from kubefactory.runtime.train.run_setup import OutputDirError, resume_point, training_values
 
 
 def _config(**values: Any) -> Any:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from kubefactory.runtime.launch.torchrun import RankInfo
-from kubefactory.runtime.train.data import tokenizes_here, wait_for
+from kubefactory.runtime.train.tokenized import tokenizes_here, wait_for
 
 
 @pytest.mark.parametrize(

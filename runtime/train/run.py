@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..launch.torchrun import LaunchEnv, RankInfo, should_relaunch, torchrun_command
 from . import completion
-from .setup import output_dir_of
+from .run_setup import output_dir_of
 
 if TYPE_CHECKING:
     from ..config import TrainConfig

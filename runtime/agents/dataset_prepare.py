@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
+from ..contract.names import DATASET_INFO_FILE, PREPARED_FILE, REPORT_FILE, TERMINATION_LIMIT
+from ..contract.prepare import PrepareReport, SkipReason
+from ..errors import UserError
 
-PREPARED_FILE = "data.jsonl"
-REPORT_FILE = "report.json"
-TERMINATION_LIMIT = 4096  # bytes Kubernetes keeps of a termination message
 KINDS = ("auto", "pretrain", "supervised", "pairwise", "feedback", "unsupervised")
 SUMMARY = (
     "check every row of one dataset and write the usable rows once (what the operator's prepare Job runs)"
@@ -67,23 +66,17 @@ class Report:
 
     def to_json(self, limit: int = TERMINATION_LIMIT) -> str:
         """Compact JSON that fits in ``limit`` bytes: long reasons are cut, the rarest dropped first."""
-        reasons = [(reason[:300], count, example) for reason, count, example in self.reasons]
-        while True:
-            data: dict[str, Any] = {
-                "rows": self.rows,
-                "kept": self.kept,
-                "skipped": self.skipped,
-                "skipReasons": [{"reason": r, "count": c, "example": e} for r, c, e in reasons],
-                "sizeBytes": self.size_bytes,
-                "fingerprint": self.fingerprint,
-                "file": PREPARED_FILE,
-            }
-            if self.error:
-                data["error"] = self.error[:1000]
-            text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-            if len(text.encode()) <= limit or not reasons:
-                return text
-            reasons = reasons[:-1]
+        report = PrepareReport(
+            rows=self.rows,
+            kept=self.kept,
+            skipped=self.skipped,
+            skip_reasons=[SkipReason(reason=r[:300], count=c, example=e) for r, c, e in self.reasons],
+            size_bytes=self.size_bytes,
+            fingerprint=self.fingerprint,
+            file=PREPARED_FILE,
+            error=self.error[:1000] if self.error else None,
+        )
+        return report.to_json(limit)
 
 
 def auto_kind(entry: dict[str, Any], rows: list[dict[str, Any]]) -> str:
@@ -120,9 +113,9 @@ def check_rows(
     name: str, entry: dict[str, Any], dataset_dir: str, kind: str
 ) -> tuple[list[dict[str, Any]], Report]:
     """Every row through the data layer's checks; the kept rows as read, and what was skipped."""
-    from .data.dataset_info import DatasetAttr
-    from .data.loader import LoadOptions, RowChecker, check_ranking
-    from .data.sources import open_source
+    from ..data.dataset_info import DatasetAttr
+    from ..data.loader import LoadOptions, RowChecker, check_ranking
+    from ..data.sources import open_source
 
     attr = DatasetAttr.model_validate({**entry, "name": name})
     if attr.load_from == "none":
@@ -159,7 +152,7 @@ def write_prepared(
         if key not in ("file_name", "hf_hub_url", "cloud_file_name", "subset", "split")
     }
     info = {name: {**reading, "file_name": PREPARED_FILE}}
-    (staging / "dataset_info.json").write_text(json.dumps(info, indent=2, sort_keys=True))
+    (staging / DATASET_INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True))
     digest = hashlib.sha256(json.dumps(info, sort_keys=True).encode() + data).hexdigest()
     report.size_bytes, report.fingerprint = len(data), f"sha256:{digest}"
     (staging / REPORT_FILE).write_text(report.to_json(limit=1 << 20))
@@ -168,7 +161,7 @@ def write_prepared(
 
 
 def prepare(args: argparse.Namespace) -> Report:
-    from .data.errors import DataError
+    from ..data.errors import DataError
 
     try:
         entry = json.loads(args.entry)

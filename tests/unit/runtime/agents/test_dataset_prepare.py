@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubefactory.runtime.agents.dataset_prepare import Report, auto_kind
 from kubefactory.runtime.cli import main
-from kubefactory.runtime.data_prepare import Report, auto_kind
 
 
 def prepare(

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..contract.names import PROGRESS_CONFIGMAP_ENV, PROGRESS_KEY, TERMINATION_LIMIT
+
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-PROGRESS_KEY = "progress.json"
-TERMINATION_LIMIT = 4096
 SUMMARY = "run a command (torchrun) and publish its training progress to the job's progress ConfigMap"
 
 
@@ -40,9 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         usage="kubefactory report-progress [options] -- COMMAND ...",
     )
     parser.add_argument("--file", required=True, help="the progress record the trainer writes")
-    parser.add_argument(
-        "--config-map", help="ConfigMap to publish to; default: $KUBEFACTORY_PROGRESS_CONFIGMAP"
-    )
+    parser.add_argument("--config-map", help=f"ConfigMap to publish to; default: ${PROGRESS_CONFIGMAP_ENV}")
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between checks of the file")
     parser.add_argument(
         "--termination-log", default="/dev/termination-log", help="where the last record goes at exit"
@@ -151,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         print("kubefactory report-progress: give the command to run after --", file=sys.stderr)
         return 2
     environ = dict(os.environ)
-    config_map = args.config_map or environ.get("KUBEFACTORY_PROGRESS_CONFIGMAP")
+    config_map = args.config_map or environ.get(PROGRESS_CONFIGMAP_ENV)
     target = (
         in_cluster_target(config_map, args.api_server, environ)
         if config_map and is_rank_zero(environ)

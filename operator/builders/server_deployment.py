@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubefactory.runtime.contract.names import SERVER_DRAIN_MARGIN_SECONDS, SERVER_DRAIN_SECONDS
+
 from ..quantity import half
 from ..settings import OperatorSettings
 from .layout import (
@@ -150,6 +152,8 @@ def server_pod_template(inputs: ServingInputs, settings: OperatorSettings, image
             "enableServiceLinks": False,  # a Service named vllm would set VLLM_PORT, which vLLM reads
             "securityContext": pod_security(settings),
             "containers": [container],
+            # the server drains requests in flight after SIGTERM; SIGKILL only after that
+            "terminationGracePeriodSeconds": SERVER_DRAIN_SECONDS + SERVER_DRAIN_MARGIN_SECONDS,
             "volumes": [*volumes, *scratch, *drivers],
             **placement(inputs.profile, inputs.spec.scheduling, settings),
             **pull_secrets(settings),

@@ -21,3 +21,9 @@ REPORT_FILE = "report.json"
 # Bytes Kubernetes keeps of a container's termination message: the prepare report and the last
 # progress record reach the operator through it, so they are written to fit.
 TERMINATION_LIMIT = 4096
+
+# Serving: on SIGTERM the built-in server lets requests in flight finish for at most
+# SERVER_DRAIN_SECONDS; the operator gives the pod that long plus a margin before the kubelet's
+# SIGKILL, so a rollout or scale-down never cuts an answer the server meant to finish.
+SERVER_DRAIN_SECONDS = 30
+SERVER_DRAIN_MARGIN_SECONDS = 15

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..contract.names import SERVER_DRAIN_SECONDS
 from ..errors import UserError
 
 DEFAULT_MODEL_NAME = "gpt-3.5-turbo"  # LLaMA-Factory's default for API_MODEL_NAME
@@ -27,7 +28,7 @@ class ApiSettings:
     max_stop_chars: int = 256
     max_n: int = 16
     threads: int | None = None  # torch intra-op threads; None: default_threads()
-    drain_timeout_s: int = 30  # SIGTERM: requests in flight get this long to finish
+    drain_timeout_s: int = SERVER_DRAIN_SECONDS  # SIGTERM: requests in flight get this long to finish
 
 
 _LIMITS = {

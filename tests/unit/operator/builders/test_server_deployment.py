@@ -11,6 +11,7 @@ from kubefactory.operator.builders.server_deployment import (
     server_deployment,
 )
 from kubefactory.operator.settings import OperatorSettings
+from kubefactory.runtime.serve.settings import ApiSettings
 
 LORA = (("identity", "pvc://identity-lora-output/identity-lora"), ("faq", "pvc://adapters/faq"))
 
@@ -43,6 +44,17 @@ def test_rolling_update_never_takes_a_ready_pod_away(make_serving: Any, settings
     assert template["labels"].items() >= deployment["spec"]["selector"]["matchLabels"].items()
     assert template["annotations"][REVISION_ANNOTATION] == "rev-1"
     assert deployment["metadata"]["ownerReferences"][0]["kind"] == "ModelServer"
+
+
+@pytest.mark.parametrize("engine", ["huggingface", "vllm", "sglang"])
+def test_the_kubelet_waits_for_the_servers_drain_before_sigkill(
+    make_serving: Any, settings: OperatorSettings, engine: str
+) -> None:
+    """Kubernetes' default grace is 30 s, the built-in server's drain too: SIGKILL would cut the
+    answers the drain was letting finish. The drain's length is the runtime's own default."""
+    grace = pod_of(build(make_serving, settings, {"engine": engine}))["terminationGracePeriodSeconds"]
+    assert grace > ApiSettings().drain_timeout_s
+    assert grace - ApiSettings().drain_timeout_s >= 10
 
 
 def test_probes_wait_for_model_loading_then_watch_health(

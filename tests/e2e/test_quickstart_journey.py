@@ -123,6 +123,10 @@ def test_quickstart_trains_on_two_real_pods_resumes_after_a_pod_is_lost_and_serv
         answers = journeys.ask(f"{url}/v1", journeys.MODELSERVER, asked)
     for row, answer in zip(asked, answers, strict=True):
         say(f"Q: {row['instruction']!r} taught: {row['output']!r} served: {answer!r}")
-    identical = sum(answer == row["output"].strip() for row, answer in zip(asked, answers, strict=True))
+    # identity.json teaches several phrasings of one identity to near-identical questions; the tiny
+    # model settles on one of them, not always the row's own. Reproducing any taught answer word
+    # for word (70+ characters) is what a model that did not learn the data cannot do.
+    taught = {row["output"].strip() for row in rows}
+    verbatim = sum(answer in taught for answer in answers)
     named = sum(journeys.NAME in answer for answer in answers)
-    assert identical >= 1 and named * 2 >= len(answers), answers
+    assert verbatim >= 1 and named * 2 >= len(answers), answers

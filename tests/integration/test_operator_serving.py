@@ -267,6 +267,9 @@ def test_a_spec_change_rolls_with_a_ready_pod_at_every_moment_and_scale_works(
                 and found.get("observedGeneration") == 2
             ),
         )
+        # kwok rolls two pods in about a second, a few samples' time: keep sampling the settled
+        # Deployment a little longer so the check below never rests on one or two readings
+        wait.until("a few more samples", lambda: len(samples) > 5)
     finally:
         stop.set()
         sampler.join(10)

@@ -316,12 +316,19 @@ class CompletionService:
             "usage": self.usage(prepared, choices),
         }
 
-    def finish_text(self, prepared: Prepared, choices: list[ChoiceState]) -> dict[str, Any]:
+    @staticmethod
+    def text_envelope(prepared: Prepared) -> dict[str, Any]:
+        """The fields every /v1/completions body and chunk starts with."""
         return {
             "id": prepared.id,
             "object": "text_completion",
             "created": prepared.created,
             "model": prepared.request.model,
+        }
+
+    def finish_text(self, prepared: Prepared, choices: list[ChoiceState]) -> dict[str, Any]:
+        return {
+            **self.text_envelope(prepared),
             "choices": [
                 {
                     "index": index,
@@ -336,10 +343,7 @@ class CompletionService:
 
     def text_chunk(self, prepared: Prepared, index: int, event: GenerationEvent) -> dict[str, Any]:
         return {
-            "id": prepared.id,
-            "object": "text_completion",
-            "created": prepared.created,
-            "model": prepared.request.model,
+            **self.text_envelope(prepared),
             "choices": [
                 {
                     "index": index,
@@ -350,13 +354,10 @@ class CompletionService:
             ],
         }
 
-    @staticmethod
-    def text_chunk_usage(prepared: Prepared, usage: dict[str, int]) -> dict[str, Any]:
+    @classmethod
+    def text_chunk_usage(cls, prepared: Prepared, usage: dict[str, int]) -> dict[str, Any]:
         return {
-            "id": prepared.id,
-            "object": "text_completion",
-            "created": prepared.created,
-            "model": prepared.request.model,
+            **cls.text_envelope(prepared),
             "choices": [],
             "usage": usage,
         }
